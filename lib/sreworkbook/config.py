@@ -1,0 +1,344 @@
+"""Parameter files: load, inherit (``extends:``), validate, and show with secrets masked.
+
+One YAML file per environment under ``parameters/``. Validation is strict (unknown keys are
+errors) and every error names the file and the dotted key. Values that hold credentials are
+``${ENV_VAR}`` references, resolved only by :meth:`Environment.secret` at connection time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sreworkbook.exceptions import MissingFileError, ParameterError
+from sreworkbook.secrets import mask_uri, references, resolve
+
+__all__ = [
+    "AIServiceConfig",
+    "BackupsConfig",
+    "Environment",
+    "LogsConfig",
+    "MongoConfig",
+    "NotificationsConfig",
+    "PrometheusConfig",
+    "RedisConfig",
+    "SLOConfig",
+    "SandboxConfig",
+    "ServiceConfig",
+    "Thresholds",
+    "environment_path",
+    "load_environment",
+    "load_yaml",
+    "validation_error",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _http_url(value: str) -> str:
+    if not references(value) and not value.startswith(("http://", "https://")):
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+class ProbeConfig(_Model):
+    path: str
+    expected_status: int = 200
+
+
+def _default_probes() -> dict[str, ProbeConfig]:
+    return {
+        "liveness": ProbeConfig(path="/health/live"),
+        "readiness": ProbeConfig(path="/health/ready"),
+        "startup": ProbeConfig(path="/health/startup"),
+    }
+
+
+class ServiceConfig(_Model):
+    """The backend under inspection: health endpoints, Kubernetes probes, ``/metrics``."""
+
+    base_url: str
+    health_path: str = "/health"
+    detailed_path: str | None = "/health/detailed"
+    probes: dict[str, ProbeConfig] = Field(default_factory=_default_probes)
+    metrics_path: str | None = "/metrics"
+    required_metrics: list[str] = Field(
+        default_factory=lambda: [
+            "http_request_duration_seconds",
+            "db_query_duration_seconds",
+            "process_resident_memory_bytes",
+            "process_cpu_seconds_total",
+            "active_users",
+        ]
+    )
+    tls_targets: list[str] = Field(default_factory=list)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    _check_url = field_validator("base_url")(lambda cls, v: _http_url(v))
+
+
+class AIServiceConfig(_Model):
+    url: str
+    expected_status: int = 200
+
+    _check_url = field_validator("url")(lambda cls, v: _http_url(v))
+
+
+class MongoConfig(_Model):
+    uri: str
+    database: str = "tradeai"
+
+
+class RedisConfig(_Model):
+    url: str
+
+
+class PrometheusConfig(_Model):
+    """A Prometheus HTTP API (also Thanos, Mimir, VictoriaMetrics)."""
+
+    url: str
+    bearer_token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    timeout_s: float = Field(default=10.0, gt=0)
+    job: str = "tradeai-backend"
+    memory_pct_query: str = 'max(system_memory_usage_percent{job="$job"})'
+    cpu_pct_query: str = 'max(system_cpu_usage_percent{job="$job"})'
+
+    _check_url = field_validator("url")(lambda cls, v: _http_url(v))
+
+
+class S3Config(_Model):
+    bucket: str
+    prefix: str = ""
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+
+
+class BackupsConfig(_Model):
+    local_dir: str | None = None
+    s3: S3Config | None = None
+    name_pattern: str = r"tradeai_backup_(\d{8})_(\d{6})\.(?:tar|archive)\.gz"
+    rpo_hours: float = Field(default=24.0, gt=0)
+    local_retention_days: int = Field(default=7, ge=1)
+    s3_retention_days: int = Field(default=30, ge=1)
+    scratch_database: str = "tradeai_restore_test"
+
+
+class LogsConfig(_Model):
+    dir: str
+    s3_prefix: str | None = None
+
+
+class SlackConfig(_Model):
+    webhook_url: str
+    channel: str | None = None
+
+
+class EmailConfig(_Model):
+    smtp_host: str
+    smtp_port: int = 587
+    from_addr: str
+    to: list[str]
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = True
+
+
+class PagerDutyConfig(_Model):
+    routing_key: str
+
+
+class WebhookConfig(_Model):
+    url: str
+
+
+class NotificationsConfig(_Model):
+    slack: SlackConfig | None = None
+    email: EmailConfig | None = None
+    pagerduty: PagerDutyConfig | None = None
+    webhook: WebhookConfig | None = None
+
+
+class Thresholds(_Model):
+    """The seed's alert thresholds, and the health checks' own."""
+
+    error_rate_crit: float = Field(default=0.05, ge=0, le=1)
+    p95_latency_warn_s: float = Field(default=2.0, gt=0)
+    memory_warn_pct: float = Field(default=80.0, ge=0, le=100)
+    memory_crit_pct: float = Field(default=90.0, ge=0, le=100)
+    cpu_warn_pct: float = Field(default=80.0, ge=0, le=100)
+    cpu_crit_pct: float = Field(default=95.0, ge=0, le=100)
+    check_latency_warn_ms: float = Field(default=1000.0, gt=0)
+    tls_warn_days: float = Field(default=21.0, ge=0)
+    tls_crit_days: float = Field(default=7.0, ge=0)
+    redis_memory_warn_pct: float = Field(default=80.0, ge=0, le=100)
+    redis_memory_crit_pct: float = Field(default=95.0, ge=0, le=100)
+    db_connection_failures_crit: float = Field(default=10.0, ge=0)
+
+
+class SLOConfig(_Model):
+    name: str
+    kind: Literal["availability", "latency"]
+    objective: float = Field(gt=0, lt=1)
+    threshold_s: float | None = Field(default=None, gt=0)
+    window_days: int = Field(default=30, ge=1)
+
+
+class SandboxConfig(_Model):
+    """How ``sreworkbook sandbox up`` builds the embedded stack for this environment."""
+
+    data_dir: str = ".sandbox"
+    history_days: int = Field(default=30, ge=1, le=90)
+    history_step_s: int = Field(default=60, ge=15, le=600)
+    seed_documents: int = Field(default=100_000, ge=0)
+
+
+class Environment(_Model):
+    """One environment's parameters (``parameters/<name>.yaml``)."""
+
+    name: str
+    description: str = ""
+    service: ServiceConfig | None = None
+    ai_service: AIServiceConfig | None = None
+    mongodb: MongoConfig | None = None
+    redis: RedisConfig | None = None
+    prometheus: PrometheusConfig | None = None
+    backups: BackupsConfig | None = None
+    logs: LogsConfig | None = None
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    check_timeout_s: float = Field(default=5.0, gt=0, le=300)
+    slos: list[SLOConfig] = Field(default_factory=list)
+    sandbox: SandboxConfig | None = None
+    source_file: str = Field(default="", exclude=True)
+
+    def secret(self, value: str, environ: Mapping[str, str], *, key: str | None = None) -> str:
+        """``value`` with its ``${ENV}`` references resolved: call only to connect."""
+        return resolve(value, environ, key=key)
+
+    def secret_references(self) -> list[str]:
+        """Every environment variable this environment refers to."""
+        found: list[str] = []
+        _walk_strings(self.model_dump(), lambda s: found.extend(references(s)))
+        return sorted(set(found))
+
+    def masked(self) -> dict[str, Any]:
+        """The parameters as safe to show: URIs with passwords masked, references kept."""
+        data = self.model_dump(exclude_none=True)
+        return _mask_tree(data)
+
+
+def _walk_strings(node: Any, visit: Any) -> None:
+    if isinstance(node, str):
+        visit(node)
+    elif isinstance(node, Mapping):
+        for value in node.values():
+            _walk_strings(value, visit)
+    elif isinstance(node, list | tuple):
+        for value in node:
+            _walk_strings(value, visit)
+
+
+_SECRET_KEYS = {"password", "bearer_token", "routing_key", "webhook_url", "token"}
+
+
+def _mask_tree(node: Any, key: str = "") -> Any:
+    if isinstance(node, Mapping):
+        return {k: _mask_tree(v, str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_mask_tree(v, key) for v in node]
+    if isinstance(node, str):
+        if key in _SECRET_KEYS and not references(node):
+            return "***"
+        if "://" in node:
+            return mask_uri(node)
+    return node
+
+
+def environment_path(name_or_path: str, *, root: Path) -> Path:
+    """Where environment ``name_or_path`` lives: a path as given, else ``parameters/NAME.yaml``."""
+    if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path:
+        path = Path(name_or_path)
+        return path if path.is_absolute() else root / path
+    return root / "parameters" / f"{name_or_path}.yaml"
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping from ``path``; a missing file or bad YAML raises naming the file."""
+    if not path.is_file():
+        raise MissingFileError(str(path), what="parameter file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ParameterError(f"not valid YAML{where}: {problem}", source=str(path)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"cannot read: {exc}", source=str(path)) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParameterError("must be a mapping of keys to values", source=str(path))
+    return data
+
+
+def _merge(base: dict[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in child.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _load_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in seen:
+        chain = " → ".join(p.name for p in (*seen, path))
+        raise ParameterError(f"extends itself ({chain})", source=str(seen[0]), key="extends")
+    data = load_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ParameterError("must be a file name", source=str(path), key="extends")
+    parent_path = path.parent / parent
+    if not parent_path.is_file():
+        raise ParameterError(f"{parent} not found", source=str(path), key="extends")
+    return _merge(_load_with_extends(parent_path, (*seen, path)), data)
+
+
+def validation_error(exc: ValidationError, *, source: str) -> ParameterError:
+    """A :class:`ParameterError` naming the file and the first failing key."""
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    more = len(exc.errors()) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ParameterError(message, source=source, key=key)
+
+
+def load_environment(name_or_path: str, *, root: Path) -> Environment:
+    """Load and validate an environment; errors name the file and the key."""
+    path = environment_path(name_or_path, root=root)
+    data = _load_with_extends(path)
+    data.setdefault("name", path.stem)
+    try:
+        env = Environment.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, source=str(path)) from None
+    return env.model_copy(update={"source_file": str(path)})

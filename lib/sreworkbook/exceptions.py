@@ -1,0 +1,116 @@
+"""The workbook's one error tree.
+
+    WorkbookError
+    ├── ParameterError(ValueError)      bad parameter file, key, value or CLI argument  → exit 64
+    │   └── MissingFileError(FileNotFoundError)   a named file that does not exist      → exit 64
+    ├── SecretError(KeyError)           a ``${ENV}`` reference that is not set
+    ├── SourceError(ConnectionError)    a data source failed (HTTP, Prometheus, MongoDB, Redis, S3)
+    │   └── SourceTimeout(TimeoutError) it did not answer in time
+    ├── SandboxError(RuntimeError)      a sandbox component could not start or stop
+    ├── NotebookError(RuntimeError)     a notebook raised while executing                → exit 2
+    └── OutputError(OSError)            a run's outputs could not be written
+
+Each subclass also inherits the builtin it resembles, so callers that only know the builtin
+still catch it, and carries its context as attributes rather than only in the message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MissingFileError",
+    "NotebookError",
+    "OutputError",
+    "ParameterError",
+    "SandboxError",
+    "SecretError",
+    "SourceError",
+    "SourceTimeout",
+    "WorkbookError",
+]
+
+
+class WorkbookError(Exception):
+    """Root of every error the workbook raises on purpose."""
+
+
+class ParameterError(WorkbookError, ValueError):
+    """A parameter file, key or value is wrong. ``source`` is the file, ``key`` the dotted key."""
+
+    def __init__(self, message: str, *, source: str | None = None, key: str | None = None) -> None:
+        self.source = source
+        self.key = key
+        where = ": ".join(part for part in (source, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class MissingFileError(ParameterError, FileNotFoundError):
+    """A file named by the user does not exist."""
+
+    def __init__(self, path: str, *, what: str = "file") -> None:
+        self.path = path
+        super().__init__(f"{what} not found", source=path)
+
+
+class SecretError(WorkbookError, KeyError):
+    """A secret reference names an environment variable that is not set."""
+
+    def __init__(self, name: str, *, key: str | None = None) -> None:
+        self.name = name
+        self.key = key
+        where = f" (used by {key})" if key else ""
+        super().__init__(f"environment variable {name} is not set{where}")
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class SourceError(WorkbookError, ConnectionError):
+    """A data source failed. ``source`` names it, ``query`` what was asked, ``status`` the code."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str,
+        query: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.source = source
+        self.query = query
+        self.status = status
+        super().__init__(f"{source}: {message}")
+
+
+class SourceTimeout(SourceError, TimeoutError):
+    """A data source did not answer within its timeout."""
+
+
+class SandboxError(WorkbookError, RuntimeError):
+    """A sandbox component could not be started, checked or stopped."""
+
+    def __init__(self, message: str, *, component: str) -> None:
+        self.component = component
+        super().__init__(f"{component}: {message}")
+
+
+class NotebookError(WorkbookError, RuntimeError):
+    """A notebook raised while executing; the executed copy was kept."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        notebook: str,
+        cell: int | None = None,
+        ename: str | None = None,
+        evalue: str | None = None,
+    ) -> None:
+        self.notebook = notebook
+        self.cell = cell
+        self.ename = ename
+        self.evalue = evalue
+        super().__init__(message)
+
+
+class OutputError(WorkbookError, OSError):
+    """A run's outputs could not be written."""

@@ -1,0 +1,224 @@
+"""Typed, immutable results: statuses, check results, findings and the run summary."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "SUMMARY_MIME",
+    "CheckResult",
+    "Finding",
+    "RunSummary",
+    "Status",
+    "worst",
+]
+
+#: The MIME type under which a notebook publishes its summary for the run pipeline.
+SUMMARY_MIME = "application/vnd.sreworkbook.summary+json"
+
+
+class Status(str, Enum):
+    """How healthy something is. ``ERROR`` is for runs only: the notebook itself failed."""
+
+    OK = "OK"
+    WARN = "WARN"
+    CRIT = "CRIT"
+    UNKNOWN = "UNKNOWN"
+    SKIPPED = "SKIPPED"
+    ERROR = "ERROR"
+
+    @property
+    def rank(self) -> int:
+        """Severity order used to pick the worst status; SKIPPED never degrades a run."""
+        return _RANK[self]
+
+    @property
+    def colour(self) -> str:
+        return _COLOUR[self]
+
+    @property
+    def exit_code(self) -> int:
+        """Exit code of a run ending in this status (see README, "Exit codes")."""
+        if self in (Status.OK, Status.WARN, Status.SKIPPED):
+            return 0
+        if self is Status.ERROR:
+            return 2
+        return 1
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_RANK = {
+    Status.SKIPPED: 0,
+    Status.OK: 1,
+    Status.WARN: 2,
+    Status.UNKNOWN: 3,
+    Status.CRIT: 4,
+    Status.ERROR: 5,
+}
+_COLOUR = {
+    Status.OK: "#1a7f37",
+    Status.WARN: "#b58100",
+    Status.CRIT: "#cf222e",
+    Status.UNKNOWN: "#6e40c9",
+    Status.SKIPPED: "#6e7781",
+    Status.ERROR: "#82071e",
+}
+
+
+def worst(statuses: Iterable[Status], *, default: Status = Status.OK) -> Status:
+    """The most severe of ``statuses``; ``default`` when there are none or all were skipped."""
+    ranked = [s for s in statuses if s is not Status.SKIPPED]
+    return max(ranked, key=lambda s: s.rank) if ranked else default
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something a reader should know: a problem, a change, a limit."""
+
+    severity: Status
+    title: str
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"severity": self.severity.value, "title": self.title, "detail": self.detail}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(Status(data["severity"]), str(data["title"]), str(data.get("detail", "")))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one health check."""
+
+    name: str
+    component: str
+    status: Status
+    latency_ms: float | None = None
+    detail: str = ""
+    target: str = ""
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["status"] = self.status.value
+        data["metrics"] = dict(self.metrics)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        return cls(
+            name=str(data["name"]),
+            component=str(data["component"]),
+            status=Status(data["status"]),
+            latency_ms=data.get("latency_ms"),
+            detail=str(data.get("detail", "")),
+            target=str(data.get("target", "")),
+            metrics=dict(data.get("metrics") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a notebook concludes: the contract every notebook emits (DESIGN.md, run contract).
+
+    A notebook builds one with :func:`sreworkbook.reports.summary.emit`; the run pipeline
+    adds the run's identity and timing and writes ``summary.json`` and the ledger line.
+    """
+
+    status: Status
+    headline: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    findings: tuple[Finding, ...] = ()
+    notebook: str = ""
+    env: str = ""
+    run_id: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    duration_s: float = 0.0
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    report: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "notebook": self.notebook,
+            "env": self.env,
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_s": round(self.duration_s, 3),
+            "status": self.status.value,
+            "headline": self.headline,
+            "metrics": {k: float(v) for k, v in self.metrics.items()},
+            "findings": [f.to_dict() for f in self.findings],
+            "parameters": dict(self.parameters),
+            "report": self.report,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=False, default=str)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
+        return cls(
+            status=Status(data["status"]),
+            headline=str(data.get("headline", "")),
+            metrics={k: float(v) for k, v in (data.get("metrics") or {}).items()},
+            findings=tuple(Finding.from_dict(f) for f in data.get("findings") or ()),
+            notebook=str(data.get("notebook", "")),
+            env=str(data.get("env", "")),
+            run_id=str(data.get("run_id", "")),
+            started_at=str(data.get("started_at", "")),
+            finished_at=str(data.get("finished_at", "")),
+            duration_s=float(data.get("duration_s", 0.0)),
+            parameters=dict(data.get("parameters") or {}),
+            report=str(data.get("report", "")),
+        )
+
+    def _repr_html_(self) -> str:
+        return summary_banner_html(self)
+
+
+def summary_banner_html(summary: RunSummary) -> str:
+    """The status banner that opens every report: status, headline, key numbers, findings."""
+    colour = summary.status.colour
+    metrics = "".join(
+        f'<div class="swb-metric"><div class="swb-metric-value">{_fmt(v)}</div>'
+        f'<div class="swb-metric-name">{html.escape(k)}</div></div>'
+        for k, v in summary.metrics.items()
+    )
+    findings = "".join(
+        f'<li><span class="swb-badge" style="background:{f.severity.colour}">'
+        f"{f.severity.value}</span> <b>{html.escape(f.title)}</b>"
+        f"{' — ' + html.escape(f.detail) if f.detail else ''}</li>"
+        for f in summary.findings
+    )
+    return (
+        f'<div class="swb-summary" style="border-left:8px solid {colour};padding:8px 16px;'
+        f'margin:8px 0;background:#f6f8fa;font-family:system-ui,sans-serif">'
+        f'<div><span class="swb-badge swb-status" style="background:{colour};color:#fff;'
+        f'padding:2px 10px;border-radius:4px;font-weight:700">{summary.status.value}</span> '
+        f'<span class="swb-headline" style="font-size:1.15em">{html.escape(summary.headline)}'
+        f"</span></div>"
+        f'<div class="swb-metrics" style="display:flex;flex-wrap:wrap;gap:16px;margin-top:8px">'
+        f"{metrics}</div>"
+        f'{"<ul class=swb-findings>" + findings + "</ul>" if findings else ""}'
+        f"</div>"
+    )
+
+
+def _fmt(value: float) -> str:
+    if value == int(value) and abs(value) < 1e12:
+        return f"{int(value):,}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:,.2f}"
+    return f"{value:.4g}"
