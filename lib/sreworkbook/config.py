@@ -34,6 +34,7 @@ __all__ = [
     "load_environment",
     "load_yaml",
     "validation_error",
+    "workbook_root",
 ]
 
 
@@ -342,3 +343,14 @@ def load_environment(name_or_path: str, *, root: Path) -> Environment:
     except ValidationError as exc:
         raise validation_error(exc, source=str(path)) from None
     return env.model_copy(update={"source_file": str(path)})
+
+
+def workbook_root(start: Path | None = None) -> Path:
+    """The workbook folder (holding ``parameters/``) at or above ``start`` (default: cwd)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "parameters").is_dir() and (folder / "notebooks").is_dir():
+            return folder
+    raise ParameterError(
+        f"no workbook here: no folder holding parameters/ and notebooks/ at or above {here}"
+    )

@@ -185,6 +185,12 @@ class RunSummary:
     def _repr_html_(self) -> str:
         return summary_banner_html(self)
 
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> dict[str, Any]:
+        """The banner for people, the JSON for the run pipeline (``SUMMARY_MIME``)."""
+        return {"text/html": summary_banner_html(self), SUMMARY_MIME: self.to_dict()}
+
 
 def summary_banner_html(summary: RunSummary) -> str:
     """The status banner that opens every report: status, headline, key numbers, findings."""

@@ -1,0 +1,7 @@
+"""``python -m sreworkbook``."""
+
+import sys
+
+from sreworkbook.cli import main
+
+sys.exit(main())

@@ -1,0 +1,189 @@
+"""The ``sreworkbook`` command: run notebooks, build the index, drive the sandbox.
+
+Exit codes (README, "Exit codes"): 0 OK or WARN, 1 CRIT or UNKNOWN, 2 a notebook failed,
+64 bad input (parameters, a missing file, a bad argument).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import NoReturn
+
+from sreworkbook.config import load_environment, workbook_root
+from sreworkbook.exceptions import ParameterError, WorkbookError
+from sreworkbook.results import Status
+
+__all__ = ["EXIT_BAD_INPUT", "main"]
+
+EXIT_BAD_INPUT = 64
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sreworkbook", description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, help="workbook folder (default: found from cwd)")
+    parser.add_argument("--outputs", type=Path, help="outputs folder (default: ROOT/outputs)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run one notebook under the run contract")
+    run.add_argument("notebook", help="a name under notebooks/ (e.g. health_inspection) or a path")
+    run.add_argument("--env", default="sandbox", help="environment name or parameter file")
+    run.add_argument(
+        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE")
+    )
+    run.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell")
+
+    sub.add_parser("index", help="rebuild outputs/index.html from the ledger")
+
+    daily = sub.add_parser("daily", help="run the daily jobs of parameters/schedule.yaml")
+    daily.add_argument("--env", help="run every job on this environment instead")
+    daily.add_argument("--parallel", type=int, default=2, help="runs at once (default 2)")
+
+    sandbox = sub.add_parser("sandbox", help="the embedded sandbox stack")
+    sandbox.add_argument("action", choices=["up", "down", "status", "fault"])
+    sandbox.add_argument("--env", default="sandbox")
+    sandbox.add_argument("--strict", action="store_true", help="fail if a component cannot start")
+    sandbox.add_argument("--latency-ms", type=float, default=0.0)
+    sandbox.add_argument("--error-ratio", type=float, default=0.0)
+    sandbox.add_argument("--down", action="append", default=[], metavar="COMPONENT")
+    sandbox.add_argument("--memory-pct", type=float, default=None)
+
+    demo = sub.add_parser("demo", help="sandbox up, the daily suite, index, sandbox down")
+    demo.add_argument("--env", default="sandbox")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        root = (args.root or workbook_root()).resolve()
+        outputs = (args.outputs or root / "outputs").resolve()
+        command = _COMMANDS[args.command]
+        return command(args, root, outputs)
+    except ParameterError as exc:
+        print(f"sreworkbook: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except WorkbookError as exc:
+        print(f"sreworkbook: error: {exc}", file=sys.stderr)
+        return Status.ERROR.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
+    from sreworkbook.reports import RunRequest, run_notebook
+
+    outcome = run_notebook(
+        RunRequest(
+            notebook=args.notebook,
+            env=args.env,
+            root=root,
+            outputs=outputs,
+            parameters=dict(args.parameter),
+            cell_timeout_s=args.cell_timeout,
+        ),
+        environ=os.environ,
+    )
+    summary = outcome.summary
+    print(f"{summary.status.value:7} {summary.notebook} on {summary.env}: {summary.headline}")
+    print(f"        report: {outcome.report}")
+    return outcome.exit_code
+
+
+def _index(args: argparse.Namespace, root: Path, outputs: Path) -> int:
+    from sreworkbook.reports import build_index
+
+    print(build_index(outputs))
+    return 0
+
+
+def _daily(args: argparse.Namespace, root: Path, outputs: Path) -> int:
+    from sreworkbook.reports import build_index
+    from sreworkbook.schedule import load_schedule
+
+    if args.parallel < 1:
+        raise ParameterError("must be at least 1", key="--parallel")
+    jobs = load_schedule(root / "parameters" / "schedule.yaml").daily_jobs()
+    for job in jobs:  # bad environments fail before anything runs
+        load_environment(args.env or job.env, root=root)
+
+    def one(job_index: int) -> tuple[int, str]:
+        job = jobs[job_index]
+        command = [sys.executable, "-m", "sreworkbook", "--root", str(root)]
+        command += ["--outputs", str(outputs), "run", job.notebook, "--env", args.env or job.env]
+        for name, value in job.parameters.items():
+            command += ["-p", name, str(value)]
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=job.timeout_s, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return Status.ERROR.exit_code, f"ERROR   {job.name}: timed out after {job.timeout_s} s\n"
+        return done.returncode, done.stdout + done.stderr
+
+    with ThreadPoolExecutor(max_workers=args.parallel) as pool:
+        results = list(pool.map(one, range(len(jobs))))
+    for _code, text in results:
+        print(text, end="")
+    print(f"index: {build_index(outputs)}")
+    return max((code for code, _ in results), default=0)
+
+
+def _sandbox(args: argparse.Namespace, root: Path, outputs: Path) -> int:
+    from sreworkbook import sandbox
+
+    env = load_environment(args.env, root=root)
+    if args.action == "up":
+        state = sandbox.up(env, root=root, strict=args.strict, log=print)
+    elif args.action == "down":
+        state = sandbox.down(env, root=root)
+    elif args.action == "status":
+        state = sandbox.status(env, root=root)
+    else:
+        sandbox.set_fault(
+            env,
+            latency_ms=args.latency_ms,
+            error_ratio=args.error_ratio,
+            down=args.down,
+            memory_pct=args.memory_pct,
+        )
+        print("fault switch set")
+        return 0
+    for component in state.components:
+        print(f"{component.name:11} {component.status:8} {component.url}  {component.detail}")
+    return 1 if state.failed() else 0
+
+
+def _demo(args: argparse.Namespace, root: Path, outputs: Path) -> int:
+    from sreworkbook import sandbox
+
+    env = load_environment(args.env, root=root)
+    print("Starting the sandbox (the first start backfills 30 days of metrics)...")
+    sandbox.up(env, root=root, log=print)
+    try:
+        daily = argparse.Namespace(env=args.env, parallel=2)
+        code = _daily(daily, root, outputs)
+    finally:
+        sandbox.down(env, root=root)
+    print(f"\nOpen the reports: {outputs / 'index.html'}")
+    return 0 if code in (0, 1) else code
+
+
+_COMMANDS = {
+    "run": _run,
+    "index": _index,
+    "daily": _daily,
+    "sandbox": _sandbox,
+    "demo": _demo,
+}

@@ -1,0 +1,134 @@
+"""Execute a notebook with papermill; parameters are checked against what it declares."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+import yaml
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from papermill.exceptions import PapermillExecutionError
+
+from sreworkbook.exceptions import MissingFileError, NotebookError, ParameterError
+
+__all__ = ["DeclaredParameter", "coerce_parameters", "declared_parameters", "execute"]
+
+
+@dataclass(frozen=True)
+class DeclaredParameter:
+    """A parameter a notebook declares in its cell tagged ``parameters``."""
+
+    name: str
+    type_name: str
+    default: str
+    help: str
+
+
+def declared_parameters(notebook: Path) -> dict[str, DeclaredParameter]:
+    """The parameters ``notebook`` declares, read by papermill (``name: type = default  # help``)."""
+    if not notebook.is_file():
+        raise MissingFileError(str(notebook), what="notebook")
+    try:
+        found = papermill.inspect_notebook(str(notebook))
+    except (ValueError, OSError, nbformat.ValidationError) as exc:
+        raise ParameterError(f"cannot read the notebook: {exc}", source=str(notebook)) from exc
+    return {
+        name: DeclaredParameter(
+            name=name,
+            type_name=str(info.get("inferred_type_name") or "None"),
+            default=str(info.get("default")),
+            help=str(info.get("help") or ""),
+        )
+        for name, info in found.items()
+    }
+
+
+_CASTS: dict[str, Any] = {"int": int, "float": float, "str": str}
+
+
+def coerce_parameters(
+    declared: Mapping[str, DeclaredParameter], raw: Mapping[str, str], *, notebook: str
+) -> dict[str, Any]:
+    """``raw`` (from ``-p NAME VALUE``) typed as the notebook declares; unknown names raise."""
+    typed: dict[str, Any] = {}
+    for name, text in raw.items():
+        if name not in declared:
+            valid = ", ".join(sorted(declared)) or "none"
+            raise ParameterError(
+                f"unknown parameter (this notebook takes: {valid})", source=notebook, key=name
+            )
+        type_name = declared[name].type_name
+        try:
+            if type_name == "bool":
+                value = yaml.safe_load(text)
+                if not isinstance(value, bool):
+                    raise ValueError(f"expected true or false, got {text!r}")
+                typed[name] = value
+            elif type_name in _CASTS:
+                typed[name] = _CASTS[type_name](text)
+            elif type_name.startswith(("list", "dict")):
+                typed[name] = yaml.safe_load(text)
+            else:
+                typed[name] = text
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ParameterError(
+                f"expected {type_name}: {exc}", source=notebook, key=name
+            ) from None
+    return typed
+
+
+def execute(
+    notebook: Path,
+    output: Path,
+    parameters: Mapping[str, Any],
+    *,
+    cwd: Path,
+    cell_timeout_s: float | None = None,
+    kernel_name: str = "python3",
+) -> Any:
+    """Run ``notebook`` into ``output`` and return the executed notebook node.
+
+    On failure papermill has already written ``output`` with the error marked; this raises
+    :class:`NotebookError` saying which cell failed and why.
+    """
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    try:
+        return papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=dict(parameters),
+            cwd=str(cwd),
+            kernel_name=kernel_name,
+            execution_timeout=cell_timeout_s,
+            progress_bar=False,
+            log_output=False,
+            # The kernel's own start-up chatter is not the user's business.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
+    except PapermillExecutionError as exc:
+        raise NotebookError(
+            f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}",
+            notebook=str(notebook),
+            cell=exc.exec_count,
+            ename=exc.ename,
+            evalue=exc.evalue,
+        ) from exc
+    except CellTimeoutError as exc:
+        raise NotebookError(
+            f"a cell ran longer than {cell_timeout_s} s and was stopped",
+            notebook=str(notebook),
+            ename="CellTimeoutError",
+            evalue=str(exc).splitlines()[0] if str(exc) else "",
+        ) from exc
+    except DeadKernelError as exc:
+        raise NotebookError(
+            "the kernel died while running the notebook",
+            notebook=str(notebook),
+            ename="DeadKernelError",
+            evalue=str(exc),
+        ) from exc

@@ -1,0 +1,61 @@
+"""The repository's shape: dependencies agree, notebooks are thin and stripped, CI calls make test."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
+# conda-forge spells a few packages differently from PyPI.
+CONDA_NAMES = {"prometheus_client": "prometheus-client", "redis-py": "redis"}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].strip().lower()
+
+
+def test_environment_yml_lists_the_same_python_dependencies() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_name(r) for r in project["dependencies"]}
+    conda = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+    listed = {CONDA_NAMES.get(_name(d), _name(d)) for d in conda if isinstance(d, str)}
+    servers = {"python", "pip", "mongodb", "mongo-tools", "prometheus", "redis-server"}
+    assert wanted == listed - servers
+    assert {"mongodb", "mongo-tools", "prometheus", "redis-server"} <= listed
+    pip = next(d for d in conda if isinstance(d, dict))["pip"]
+    assert "-e ." in pip
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert readme.index("make demo") < 600 and readme.index("make test") < 600
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_are_thin_and_stripped(path: Path) -> None:
+    nb = json.loads(path.read_text())
+    cells = nb["cells"]
+    assert cells[0]["cell_type"] == "markdown", "cell 1 says what the notebook answers"
+    assert "parameters" in cells[1]["metadata"].get("tags", []), "cell 2 is tagged parameters"
+    for line in "".join(cells[1]["source"]).splitlines():
+        assert re.match(r"^\w+: \w[\w\[\], ]* = .+  # .+", line), f"parameter line {line!r}"
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        assert cell.get("outputs") == [], "outputs are stripped in git"
+        assert cell.get("execution_count") is None
+        tree = ast.parse("".join(cell["source"]))
+        defs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)]
+        assert not defs, "functions and classes belong in lib/"
+
+
+def test_there_is_a_notebook() -> None:
+    assert any(p.name == "health_inspection.ipynb" for p in NOTEBOOKS)
