@@ -14,14 +14,21 @@ ROOT = Path(__file__).resolve().parent.parent
 def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sreworkbook", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "health_inspection", "--env", "nowhere"], "nowhere.yaml: parameter file not found"),
+        (
+            ["run", "health_inspection", "--env", "nowhere"],
+            "nowhere.yaml: parameter file not found",
+        ),
         (["run", "no_such_notebook"], "no_such_notebook: notebook not found"),
         (["run", "health_inspection", "-p", "colour", "red"], "colour: unknown parameter"),
         (["run", "health_inspection", "--frobnicate"], "unrecognized arguments"),

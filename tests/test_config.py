@@ -66,8 +66,14 @@ def test_bad_url(tmp_path: Path) -> None:
 
 
 def test_extends_merges_deeply(tmp_path: Path) -> None:
-    _write(tmp_path, "base.yaml", "name: base\nthresholds:\n  memory_crit_pct: 95\n  cpu_warn_pct: 70\n")
-    child = _write(tmp_path, "child.yaml", "extends: base.yaml\nname: child\nthresholds:\n  cpu_warn_pct: 60\n")
+    _write(
+        tmp_path,
+        "base.yaml",
+        "name: base\nthresholds:\n  memory_crit_pct: 95\n  cpu_warn_pct: 70\n",
+    )
+    child = _write(
+        tmp_path, "child.yaml", "extends: base.yaml\nname: child\nthresholds:\n  cpu_warn_pct: 60\n"
+    )
     env = load_environment(str(child), root=tmp_path)
     assert env.name == "child"
     assert env.thresholds.memory_crit_pct == 95

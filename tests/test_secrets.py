@@ -11,8 +11,10 @@ from sreworkbook.secrets import Scrubber, mask_text, mask_uri, references, resol
 @pytest.mark.parametrize(
     ("uri", "shown"),
     [
-        ("mongodb://app:s3cret@db:27017/tradeai?authSource=admin",
-         "mongodb://app:***@db:27017/tradeai?authSource=admin"),
+        (
+            "mongodb://app:s3cret@db:27017/tradeai?authSource=admin",
+            "mongodb://app:***@db:27017/tradeai?authSource=admin",
+        ),
         ("redis://:pw@cache:6379/0", "redis://:***@cache:6379/0"),
         ("http://host:9090/api?token=abc&x=1", "http://host:9090/api?token=***&x=1"),
         ("mongodb://db:27017/", "mongodb://db:27017/"),

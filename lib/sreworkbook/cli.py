@@ -129,7 +129,10 @@ def _daily(args: argparse.Namespace, root: Path, outputs: Path) -> int:
                 command, capture_output=True, text=True, timeout=job.timeout_s, check=False
             )
         except subprocess.TimeoutExpired:
-            return Status.ERROR.exit_code, f"ERROR   {job.name}: timed out after {job.timeout_s} s\n"
+            return (
+                Status.ERROR.exit_code,
+                f"ERROR   {job.name}: timed out after {job.timeout_s} s\n",
+            )
         return done.returncode, done.stdout + done.stderr
 
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:

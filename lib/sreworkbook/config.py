@@ -232,8 +232,8 @@ class Environment(_Model):
 
     def masked(self) -> dict[str, Any]:
         """The parameters as safe to show: URIs with passwords masked, references kept."""
-        data = self.model_dump(exclude_none=True)
-        return _mask_tree(data)
+        masked: dict[str, Any] = _mask_tree(self.model_dump(exclude_none=True))
+        return masked
 
 
 def _walk_strings(node: Any, visit: Any) -> None:

@@ -6,7 +6,7 @@ import html
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
@@ -22,7 +22,7 @@ __all__ = [
 SUMMARY_MIME = "application/vnd.sreworkbook.summary+json"
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """How healthy something is. ``ERROR`` is for runs only: the notebook itself failed."""
 
     OK = "OK"
@@ -49,9 +49,6 @@ class Status(str, Enum):
         if self is Status.ERROR:
             return 2
         return 1
-
-    def __str__(self) -> str:
-        return self.value
 
 
 _RANK = {
@@ -185,9 +182,7 @@ class RunSummary:
     def _repr_html_(self) -> str:
         return summary_banner_html(self)
 
-    def _repr_mimebundle_(
-        self, include: Any = None, exclude: Any = None
-    ) -> dict[str, Any]:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """The banner for people, the JSON for the run pipeline (``SUMMARY_MIME``)."""
         return {"text/html": summary_banner_html(self), SUMMARY_MIME: self.to_dict()}
 
@@ -215,7 +210,7 @@ def summary_banner_html(summary: RunSummary) -> str:
         f"</span></div>"
         f'<div class="swb-metrics" style="display:flex;flex-wrap:wrap;gap:16px;margin-top:8px">'
         f"{metrics}</div>"
-        f'{"<ul class=swb-findings>" + findings + "</ul>" if findings else ""}'
+        f"{'<ul class=swb-findings>' + findings + '</ul>' if findings else ''}"
         f"</div>"
     )
 

@@ -30,7 +30,9 @@ def _append_many(path: str, start: int) -> None:
 
 def test_parallel_appends_never_interleave(tmp_path: Path) -> None:
     path = tmp_path / "ledger.jsonl"
-    procs = [multiprocessing.Process(target=_append_many, args=(str(path), k * 1000)) for k in range(4)]
+    procs = [
+        multiprocessing.Process(target=_append_many, args=(str(path), k * 1000)) for k in range(4)
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -52,12 +54,18 @@ def test_changes_since_previous_run(tmp_path: Path) -> None:
     first = compare(None, [Finding(Status.CRIT, "mongodb: ping")])
     assert first.previous_run is None
     previous = RunSummary(
-        Status.CRIT, "x", notebook="health_inspection", env="sandbox", run_id="r1",
+        Status.CRIT,
+        "x",
+        notebook="health_inspection",
+        env="sandbox",
+        run_id="r1",
         findings=(Finding(Status.CRIT, "mongodb: ping"), Finding(Status.WARN, "redis: memory")),
     )
     ledger.append(previous)
     changes = changes_since(
-        tmp_path, "health_inspection", "sandbox",
+        tmp_path,
+        "health_inspection",
+        "sandbox",
         [Finding(Status.WARN, "redis: memory"), Finding(Status.CRIT, "ai: health")],
     )
     assert [f.title for f in changes.new] == ["ai: health"]

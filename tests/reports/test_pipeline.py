@@ -39,8 +39,19 @@ def test_ok_run_writes_the_contract(workbook: Path) -> None:
     files = sorted(p.name for p in outcome.run_dir.iterdir())
     assert files == ["probe.ipynb", "report.html", "summary.json"]
     summary = json.loads((outcome.run_dir / "summary.json").read_text())
-    for key in ("notebook", "env", "run_id", "started_at", "finished_at", "duration_s", "status",
-                "headline", "metrics", "findings", "parameters"):
+    for key in (
+        "notebook",
+        "env",
+        "run_id",
+        "started_at",
+        "finished_at",
+        "duration_s",
+        "status",
+        "headline",
+        "metrics",
+        "findings",
+        "parameters",
+    ):
         assert key in summary
     assert summary["status"] == "OK"
     assert summary["metrics"] == {"repeat": 3.0}
@@ -95,7 +106,11 @@ def test_secret_values_are_scrubbed_from_every_file(workbook: Path) -> None:
         outcome = _run(workbook, environ, mode="secret")
     finally:
         del os.environ["SWB_TEST_CANARY"]
-    hits = [p for p in (workbook / "outputs").rglob("*") if p.is_file() and canary in p.read_text(errors="ignore")]
+    hits = [
+        p
+        for p in (workbook / "outputs").rglob("*")
+        if p.is_file() and canary in p.read_text(errors="ignore")
+    ]
     assert hits == []
     assert "value is ***" in (outcome.run_dir / "report.html").read_text()
 

@@ -64,7 +64,10 @@ def find_notebook(name: str, *, root: Path) -> Path:
     direct = Path(name)
     candidates = [direct if direct.is_absolute() else root / direct]
     stem = name[:-6] if name.endswith(".ipynb") else name
-    candidates += [root / "notebooks" / f"{stem}.ipynb", root / "notebooks/runbooks" / f"{stem}.ipynb"]
+    candidates += [
+        root / "notebooks" / f"{stem}.ipynb",
+        root / "notebooks/runbooks" / f"{stem}.ipynb",
+    ]
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()

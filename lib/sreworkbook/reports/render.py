@@ -40,9 +40,10 @@ def render_report(
         if tags & _SKIP_TAGS:
             continue
         if cell.get("cell_type") == "markdown":
-            if index == _title_cell(nb):
-                continue
-            body.append(f'<section class="swb-md">{_markdown(_source(cell))}</section>')
+            text = _source(cell)
+            if index == _title_cell(nb):  # the title is the page heading; keep the intro
+                text = "\n".join(text.lstrip().splitlines()[1:])
+            body.append(f'<section class="swb-md">{_markdown(text)}</section>')
             continue
         if cell.get("cell_type") != "code":
             continue
