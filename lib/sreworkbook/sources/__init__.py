@@ -1,0 +1,1 @@
+"""Where data comes from: Prometheus-compatible stores, APMs, files and logs."""
