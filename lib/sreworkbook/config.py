@@ -20,6 +20,10 @@ from sreworkbook.secrets import mask_uri, references, resolve
 __all__ = [
     "AIServiceConfig",
     "BackupsConfig",
+    "DatadogConfig",
+    "FilesMetricsConfig",
+    "MetricsConfig",
+    "NewRelicConfig",
     "Environment",
     "LogsConfig",
     "MongoConfig",
@@ -113,6 +117,42 @@ class PrometheusConfig(_Model):
     cpu_pct_query: str = 'max(system_cpu_usage_percent{job="$job"})'
 
     _check_url = field_validator("url")(lambda cls, v: _http_url(v))
+
+
+class NewRelicConfig(_Model):
+    """New Relic NerdGraph (NRQL); ``api_key`` is a user key reference."""
+
+    account_id: int
+    api_key: str
+    endpoint: str = "https://api.newrelic.com/graphql"
+    app_name: str = "tradeai-backend"
+    timeout_s: float = Field(default=15.0, gt=0)
+
+
+class DatadogConfig(_Model):
+    """Datadog metrics query API; keys are references."""
+
+    api_key: str
+    app_key: str
+    site_url: str = "https://api.datadoghq.com"
+    service: str = "tradeai-backend"
+    env_tag: str | None = None
+    timeout_s: float = Field(default=15.0, gt=0)
+
+
+class FilesMetricsConfig(_Model):
+    """A CSV or Parquet export in the tidy shape (panel, timestamp, series, value)."""
+
+    path: str
+
+
+class MetricsConfig(_Model):
+    """Which metrics store the dashboards read; the notebooks do not change."""
+
+    source: Literal["prometheus", "newrelic", "datadog", "files"] = "prometheus"
+    newrelic: NewRelicConfig | None = None
+    datadog: DatadogConfig | None = None
+    files: FilesMetricsConfig | None = None
 
 
 class S3Config(_Model):
@@ -211,6 +251,7 @@ class Environment(_Model):
     mongodb: MongoConfig | None = None
     redis: RedisConfig | None = None
     prometheus: PrometheusConfig | None = None
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     backups: BackupsConfig | None = None
     logs: LogsConfig | None = None
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
@@ -247,7 +288,15 @@ def _walk_strings(node: Any, visit: Any) -> None:
             _walk_strings(value, visit)
 
 
-_SECRET_KEYS = {"password", "bearer_token", "routing_key", "webhook_url", "token"}
+_SECRET_KEYS = {
+    "password",
+    "bearer_token",
+    "routing_key",
+    "webhook_url",
+    "token",
+    "api_key",
+    "app_key",
+}
 
 
 def _mask_tree(node: Any, key: str = "") -> Any:

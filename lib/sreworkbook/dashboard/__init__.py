@@ -1,0 +1,1 @@
+"""The metrics dashboard: panels from any metrics backend, SLOs, period comparison."""
