@@ -10,10 +10,10 @@ import argparse
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sreworkbook.config import load_environment, workbook_root
 from sreworkbook.exceptions import ParameterError, WorkbookError
@@ -61,7 +61,15 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="sandbox up, the daily suite, index, sandbox down")
     demo.add_argument("--env", default="sandbox")
+    for register in _capability_commands():
+        register(sub)
     return parser
+
+
+def _capability_commands() -> list[Callable[[Any], None]]:
+    """The ``register(subparsers)`` of each capability that adds commands of its own."""
+    registers: list[Callable[[Any], None]] = []
+    return registers
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,8 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         root = (args.root or workbook_root()).resolve()
         outputs = (args.outputs or root / "outputs").resolve()
-        command = _COMMANDS[args.command]
-        return command(args, root, outputs)
+        command = getattr(args, "handler", None) or _COMMANDS[args.command]
+        code: int = command(args, root, outputs)
+        return code
     except ParameterError as exc:
         print(f"sreworkbook: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
