@@ -37,6 +37,7 @@ def test_references_and_resolve() -> None:
 def test_mask_text_finds_uris_in_messages() -> None:
     text = "failed to connect to mongodb://root:pa55@10.0.0.1:27017 (timeout)"
     assert mask_text(text) == "failed to connect to mongodb://root:***@10.0.0.1:27017 (timeout)"
+    assert mask_text("redis://:pa55@cache:6379/0 refused") == "redis://:***@cache:6379/0 refused"
 
 
 def test_scrubber_removes_values_and_uri_passwords() -> None:

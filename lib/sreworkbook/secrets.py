@@ -19,7 +19,7 @@ __all__ = ["MASK", "Scrubber", "mask_text", "mask_uri", "references", "resolve"]
 MASK = "***"
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECRET_QUERY_KEYS = {"password", "pass", "pwd", "token", "secret", "apikey", "api_key", "key"}
-_URI_IN_TEXT = re.compile(r"\b([a-z][a-z0-9+.-]*://)([^/\s:@]+):([^@\s/]+)@", re.IGNORECASE)
+_URI_IN_TEXT = re.compile(r"\b([a-z][a-z0-9+.-]*://)([^/\s:@]*):([^@\s/]+)@", re.IGNORECASE)
 
 
 def references(value: str) -> list[str]:

@@ -1,0 +1,75 @@
+"""Helpers shared by the check modules: grading against thresholds, safe error text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sreworkbook.results import CheckResult, Status
+from sreworkbook.secrets import MASK, Scrubber, mask_text
+
+__all__ = [
+    "budget",
+    "error_text",
+    "grade_above",
+    "grade_below",
+    "masked",
+    "not_configured",
+]
+
+
+def grade_above(value: float, *, warn: float, crit: float) -> Status:
+    """CRIT when ``value`` is strictly above ``crit``, WARN strictly above ``warn``, else OK.
+
+    A value exactly at a threshold does not cross it (the seed's "memory > 90 %").
+    """
+    if value > crit:
+        return Status.CRIT
+    if value > warn:
+        return Status.WARN
+    return Status.OK
+
+
+def grade_below(value: float, *, warn: float, crit: float) -> Status:
+    """CRIT when ``value`` is strictly below ``crit``, WARN strictly below ``warn``, else OK."""
+    if value < crit:
+        return Status.CRIT
+    if value < warn:
+        return Status.WARN
+    return Status.OK
+
+
+def budget(timeout_s: float) -> float:
+    """The share of a check's timeout a probe gives its client library.
+
+    Clients that retry until their own timeout (pymongo's server selection) must give up
+    before the runner's hard deadline, so that the probe, not the runner, says what failed.
+    """
+    return max(0.05, timeout_s * 0.8)
+
+
+# ``redis://:password@host`` (no user name), which ``mask_text`` leaves alone.
+_NO_USER_PASSWORD = re.compile(r"\b([a-z][a-z0-9+.-]*://):([^@\s/]+)@", re.IGNORECASE)
+
+
+def masked(text: str) -> str:
+    """``text`` with the password of every URI in it masked, with or without a user name."""
+    text = mask_text(text)
+    return _NO_USER_PASSWORD.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
+
+
+def error_text(exc: BaseException, scrubber: Scrubber | None = None) -> str:
+    """``ExcType: message`` with URI passwords masked and any known secret value removed."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    text = masked(scrubber.scrub(text) if scrubber else text)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def not_configured(name: str, component: str) -> Callable[[float], CheckResult]:
+    """A probe that reports ``component`` as SKIPPED because the environment lacks it."""
+
+    def probe(timeout_s: float) -> CheckResult:
+        return CheckResult(name, component, Status.SKIPPED, detail="not configured")
+
+    return probe
