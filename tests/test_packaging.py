@@ -25,11 +25,12 @@ def test_environment_yml_lists_the_same_python_dependencies() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_name(r) for r in project["dependencies"]}
     conda = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+    pip = next(d for d in conda if isinstance(d, dict))["pip"]
     listed = {CONDA_NAMES.get(_name(d), _name(d)) for d in conda if isinstance(d, str)}
+    listed |= {_name(d) for d in pip if not d.startswith("-e")}
     servers = {"python", "pip", "mongodb", "mongo-tools", "prometheus", "redis-server"}
     assert wanted == listed - servers
     assert {"mongodb", "mongo-tools", "prometheus", "redis-server"} <= listed
-    pip = next(d for d in conda if isinstance(d, dict))["pip"]
     assert "-e ." in pip
 
 
