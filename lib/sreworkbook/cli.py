@@ -68,14 +68,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _capability_commands() -> list[Callable[[Any], None]]:
     """The ``register(subparsers)`` of each capability that adds commands of its own."""
-    registers: list[Callable[[Any], None]] = []
-    return registers
+    from sreworkbook.backups.cli import register as backups
+
+    return [backups]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        root = (args.root or workbook_root()).resolve()
+        root = (args.root or _root(optional=getattr(args, "root_optional", False))).resolve()
         outputs = (args.outputs or root / "outputs").resolve()
         command = getattr(args, "handler", None) or _COMMANDS[args.command]
         code: int = command(args, root, outputs)
@@ -88,6 +89,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return Status.ERROR.exit_code
     except KeyboardInterrupt:
         return 130
+
+
+def _root(*, optional: bool) -> Path:
+    """The workbook around the cwd; commands that need none (``backups verify``) use the cwd."""
+    try:
+        return workbook_root()
+    except ParameterError:
+        if optional:
+            return Path.cwd()
+        raise
 
 
 def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:

@@ -4,6 +4,7 @@
     ├── ParameterError(ValueError)      bad parameter file, key, value or CLI argument  → exit 64
     │   └── MissingFileError(FileNotFoundError)   a named file that does not exist      → exit 64
     ├── SecretError(KeyError)           a ``${ENV}`` reference that is not set
+    ├── ArchiveError(ValueError)        a backup archive cannot be read as asked (its ``verdict``)
     ├── SourceError(ConnectionError)    a data source failed (HTTP, Prometheus, MongoDB, Redis, S3)
     │   └── SourceTimeout(TimeoutError) it did not answer in time
     ├── SandboxError(RuntimeError)      a sandbox component could not start or stop
@@ -17,6 +18,7 @@ still catch it, and carries its context as attributes rather than only in the me
 from __future__ import annotations
 
 __all__ = [
+    "ArchiveError",
     "MissingFileError",
     "NotebookError",
     "OutputError",
@@ -62,6 +64,15 @@ class SecretError(WorkbookError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class ArchiveError(WorkbookError, ValueError):
+    """A backup archive cannot be read as asked; ``verdict`` says why (corrupt, incomplete...)."""
+
+    def __init__(self, message: str, *, source: str, verdict: str) -> None:
+        self.source = source
+        self.verdict = verdict
+        super().__init__(f"{source}: {message}")
 
 
 class SourceError(WorkbookError, ConnectionError):
