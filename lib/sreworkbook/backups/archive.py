@@ -63,7 +63,6 @@ DOCUMENT_CODEC: CodecOptions[dict[str, Any]] = CodecOptions(
 )
 
 
-
 @contextlib.contextmanager
 def _opened(source: Source) -> Iterator[tuple[Readable, str]]:
     if not isinstance(source, str | os.PathLike):
