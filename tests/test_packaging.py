@@ -41,6 +41,18 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_papermill_reads_every_parameter(path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import papermill
+
+    nb = json.loads(path.read_text())
+    lines = [line for line in "".join(nb["cells"][1]["source"]).splitlines() if line.strip()]
+    declared = papermill.inspect_notebook(str(path))
+    assert len(declared) == len(lines)
+    assert all(info["help"] for info in declared.values())
+    assert "Unable to parse" not in caplog.text
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebooks_are_thin_and_stripped(path: Path) -> None:
     nb = json.loads(path.read_text())
     cells = nb["cells"]

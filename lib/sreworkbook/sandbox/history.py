@@ -29,6 +29,7 @@ from sreworkbook.sandbox.incidents import (
     incidents_for,
 )
 from sreworkbook.sandbox.model import (
+    BASE_ERROR_RATIO,
     BASE_RPS,
     CLS_BUCKETS,
     COMPONENTS,
@@ -45,13 +46,12 @@ from sreworkbook.sandbox.model import (
 __all__ = ["GENERATOR_VERSION", "Family", "History", "HistorySpec", "Series", "generate"]
 
 #: Bump when the generated samples change, so cached history is rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: What the planted incidents aim at (checked by the tests against the generated samples).
 SPIKE_ERROR_RATIO = 0.12
 REGRESSION_P95_S = 3.5
 DB_SLOW_P95_S = 1.5
-_BASE_ERROR_RATIO = 0.003
 _HISTORY_LAG_S = 120
 _RSS_LIMIT_BYTES = 1.5 * 2**30
 
@@ -224,7 +224,7 @@ def _http(b: _Builder, hot: BoolArray) -> tuple[Family, IntArray]:
     db_calls = np.zeros((len(DB_OPS), b.n), dtype=np.int64)
     for route in ROUTES:
         counts = b.rng.poisson(BASE_RPS * route.share * b.load * b.spec.step).astype(np.int64)
-        p_err = np.where(hot, 0.01, _BASE_ERROR_RATIO)
+        p_err = np.where(hot, 0.01, BASE_ERROR_RATIO)
         median = route.median_s * (1 + 0.25 * b.load) * np.where(hot, 1.4, 1.0)
         if route.db:
             p_err = np.where(slow_db, 0.02, p_err)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "API_VERSION",
+    "BASE_ERROR_RATIO",
     "BASE_RPS",
     "CLS_BUCKETS",
     "COMPONENTS",
@@ -33,6 +34,8 @@ API_VERSION = "2.15.0"
 SERVICE = "tradeai-backend"
 #: Average requests per second across all routes (the load factor averages about 1).
 BASE_RPS = 10.0
+#: Share of requests that fail on a normal day: inside a 99.9 % availability SLO.
+BASE_ERROR_RATIO = 0.0004
 #: Components whose health the demo API reports, as named by the fault switch.
 COMPONENTS = ("mongodb", "redis", "ai")
 

@@ -20,7 +20,15 @@ from typing import Any
 
 from sreworkbook.sandbox.api_metrics import ApiMetrics
 from sreworkbook.sandbox.fault import FaultState
-from sreworkbook.sandbox.model import BASE_RPS, DB_OPS, PAGES, ROUTES, Route, load_factor
+from sreworkbook.sandbox.model import (
+    BASE_ERROR_RATIO,
+    BASE_RPS,
+    DB_OPS,
+    PAGES,
+    ROUTES,
+    Route,
+    load_factor,
+)
 from sreworkbook.sandbox.winston import DailyLog, format_duration
 
 __all__ = ["TrafficSimulator", "node_stack", "simulated_memory_pct"]
@@ -140,7 +148,7 @@ class TrafficSimulator(threading.Thread):
                 "AI service unavailable: connect ECONNREFUSED",
                 "AIClient.forecast (/app/src/services/aiClient.js:57:13)",
             )
-        elif self.rng.random() < max(fault.error_ratio, 0.003):
+        elif self.rng.random() < max(fault.error_ratio, BASE_ERROR_RATIO):
             error = (
                 "Cannot read properties of undefined (reading 'id')",
                 "TradeService.enrich (/app/src/services/tradeService.js:88:31)",
