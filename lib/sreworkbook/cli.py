@@ -68,9 +68,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _capability_commands() -> list[Callable[[Any], None]]:
     """The ``register(subparsers)`` of each capability that adds commands of its own."""
+    from sreworkbook.alerts.cli import register as alerts
     from sreworkbook.backups.cli import register as backups
 
-    return [backups]
+    return [alerts, backups]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -138,7 +138,7 @@ class PrometheusSource:
                 "query": expr,
                 "start": f"{chunk_start:.3f}",
                 "end": f"{chunk_end:.3f}",
-                "step": f"{step_s:g}",
+                "step": f"{step_s:.3f}".rstrip("0").rstrip("."),
             }
             data = self._get("/api/v1/query_range", params, expr)
             frames.append(frame_from_result(data.get("result", [])))
