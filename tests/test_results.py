@@ -39,3 +39,17 @@ def test_summary_round_trip_and_mimebundle() -> None:
     bundle = summary._repr_mimebundle_()
     assert bundle[SUMMARY_MIME]["status"] == "WARN"
     assert "one slow check" in bundle["text/html"]
+
+
+def test_metric_order_survives_sorted_json() -> None:
+    import json
+
+    from sreworkbook.results import format_metric
+
+    summary = RunSummary(Status.OK, "x", {"p95_ms": 1.0, "availability": 0.999, "budget_left": 0.5})
+    stored = json.loads(json.dumps(summary._repr_mimebundle_()[SUMMARY_MIME], sort_keys=True))
+    assert list(RunSummary.from_dict(stored).metrics) == ["p95_ms", "availability", "budget_left"]
+    assert format_metric("availability", 0.99961) == "99.961 %"
+    assert format_metric("error_rate", 0.0004) == "0.04 %"
+    assert format_metric("p95_ms", 548.4) == "548 ms"
+    assert format_metric("mem_pct", 64.96) == "65.0 %"

@@ -15,6 +15,7 @@ __all__ = [
     "Finding",
     "RunSummary",
     "Status",
+    "format_metric",
     "worst",
 ]
 
@@ -164,10 +165,14 @@ class RunSummary:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
+        metrics = {k: float(v) for k, v in (data.get("metrics") or {}).items()}
+        order = [k for k in data.get("metric_order") or () if k in metrics]
+        if order:
+            metrics = {k: metrics[k] for k in order} | metrics
         return cls(
             status=Status(data["status"]),
             headline=str(data.get("headline", "")),
-            metrics={k: float(v) for k, v in (data.get("metrics") or {}).items()},
+            metrics=metrics,
             findings=tuple(Finding.from_dict(f) for f in data.get("findings") or ()),
             notebook=str(data.get("notebook", "")),
             env=str(data.get("env", "")),
@@ -184,14 +189,16 @@ class RunSummary:
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """The banner for people, the JSON for the run pipeline (``SUMMARY_MIME``)."""
-        return {"text/html": summary_banner_html(self), SUMMARY_MIME: self.to_dict()}
+        # Notebook files store JSON with sorted keys: keep the metrics' order alongside.
+        payload = {**self.to_dict(), "metric_order": list(self.metrics)}
+        return {"text/html": summary_banner_html(self), SUMMARY_MIME: payload}
 
 
 def summary_banner_html(summary: RunSummary) -> str:
     """The status banner that opens every report: status, headline, key numbers, findings."""
     colour = summary.status.colour
     metrics = "".join(
-        f'<div class="swb-metric"><div class="swb-metric-value">{_fmt(v)}</div>'
+        f'<div class="swb-metric"><div class="swb-metric-value">{format_metric(k, v)}</div>'
         f'<div class="swb-metric-name">{html.escape(k)}</div></div>'
         for k, v in summary.metrics.items()
     )
@@ -213,6 +220,22 @@ def summary_banner_html(summary: RunSummary) -> str:
         f"{'<ul class=swb-findings>' + findings + '</ul>' if findings else ''}"
         f"</div>"
     )
+
+
+_RATIOS = ("error_rate", "availability", "budget_left", "recall", "precision")
+
+
+def format_metric(name: str, value: float) -> str:
+    """``value`` as a reader expects it from the metric's name (ratios as %, ms, s, h)."""
+    if any(name == r or name.startswith(f"{r}_") for r in _RATIOS):
+        digits = 3 if name == "availability" or name.startswith("availability_") else 2
+        return f"{value * 100:.{digits}f} %"
+    if name.endswith("_pct"):
+        return f"{value:.1f} %"
+    for suffix, unit in (("_ms", "ms"), ("_s", "s"), ("_h", "h")):
+        if name.endswith(suffix):
+            return f"{_fmt(value)} {unit}"
+    return _fmt(value)
 
 
 def _fmt(value: float) -> str:
