@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,34 +13,17 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.notebook, pytest.mark.integration]
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sreworkbook", "--root", str(ROOT), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def latest_run(outputs: Path) -> tuple[dict[str, Any], Path]:
-    line = (outputs / "ledger.jsonl").read_text().splitlines()[-1]
-    summary = json.loads(line)
-    return summary, outputs / summary["report"].rsplit("/", 1)[0]
-
-
 def finding(summary: dict[str, Any], title: str) -> dict[str, Any] | None:
     return next((f for f in summary["findings"] if f["title"] == title), None)
 
 
-def test_healthy_sandbox_is_ok(sandbox: Any, tmp_path: Path) -> None:
+def test_healthy_sandbox_is_ok(cli: Any, last_run: Any, sandbox: Any, tmp_path: Path) -> None:
     sandbox_stack.set_fault(sandbox.env)
-    done = run_cli(
+    done = cli(
         "--outputs", str(tmp_path), "run", "health_inspection", "--env", str(sandbox.env_file)
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    summary, run_dir = latest_run(tmp_path)
+    summary, run_dir = last_run(tmp_path)
     assert summary["status"] in ("OK", "WARN"), summary["findings"]
     assert summary["metrics"]["checks_crit"] == 0
     assert summary["metrics"]["checks_total"] >= 12
@@ -56,63 +35,69 @@ def test_healthy_sandbox_is_ok(sandbox: Any, tmp_path: Path) -> None:
     assert "checks.inspect" not in report  # no code in the report
 
 
-def test_component_down_turns_its_row_crit_and_exit_1(sandbox: Any, tmp_path: Path) -> None:
+def test_component_down_turns_its_row_crit_and_exit_1(
+    cli: Any, last_run: Any, sandbox: Any, tmp_path: Path
+) -> None:
     sandbox_stack.set_fault(sandbox.env, down=["mongodb"])
     try:
-        done = run_cli(
+        done = cli(
             "--outputs", str(tmp_path), "run", "health_inspection", "--env", str(sandbox.env_file)
         )
     finally:
         sandbox_stack.set_fault(sandbox.env)
     assert done.returncode == 1, done.stdout + done.stderr
-    summary, _ = latest_run(tmp_path)
+    summary, _ = last_run(tmp_path)
     assert summary["status"] == "CRIT"
     crit = [f["title"] for f in summary["findings"] if f["severity"] == "CRIT"]
     assert any("mongodb" in title for title in crit), crit
     # The next healthy run says the problem was resolved.
-    done = run_cli(
+    done = cli(
         "--outputs", str(tmp_path), "run", "health_inspection", "--env", str(sandbox.env_file)
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    _, run_dir = latest_run(tmp_path)
+    _, run_dir = last_run(tmp_path)
     report = (run_dir / "report.html").read_text()
     assert "Resolved" in report and "mongodb" in report
 
 
-def test_memory_pressure_is_crit(sandbox: Any, tmp_path: Path) -> None:
+def test_memory_pressure_is_crit(cli: Any, last_run: Any, sandbox: Any, tmp_path: Path) -> None:
     sandbox_stack.set_fault(sandbox.env, memory_pct=95.0)
     try:
         # Prometheus scrapes every 15 s: the check reads the gauge straight from Prometheus.
         import time
 
         time.sleep(16)
-        done = run_cli(
+        done = cli(
             "--outputs", str(tmp_path), "run", "health_inspection", "--env", str(sandbox.env_file)
         )
     finally:
         sandbox_stack.set_fault(sandbox.env)
-    summary, _ = latest_run(tmp_path)
+    summary, _ = last_run(tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert summary["metrics"]["memory_pct"] == pytest.approx(95.0)
 
 
-def test_unreachable_environment_is_crit_not_a_traceback(tmp_path: Path) -> None:
+def test_unreachable_environment_is_crit_not_a_traceback(
+    cli: Any, last_run: Any, tmp_path: Path
+) -> None:
     env_file = tmp_path / "gone.yaml"
     env_file.write_text(
         "name: gone\nservice:\n  base_url: http://127.0.0.1:9\n"
         "redis:\n  url: redis://127.0.0.1:9/0\nmongodb:\n  uri: mongodb://127.0.0.1:9/\n"
         "check_timeout_s: 2\n"
     )
-    done = run_cli(
+    done = cli(
         "--outputs", str(tmp_path / "out"), "run", "health_inspection", "--env", str(env_file)
     )
     assert done.returncode == 1, done.stdout + done.stderr
-    summary, run_dir = latest_run(tmp_path / "out")
+    summary, run_dir = last_run(tmp_path / "out")
     assert summary["status"] == "CRIT"
     assert "Traceback" not in (run_dir / "report.html").read_text()
 
 
-def test_canary_secrets_never_reach_any_output(sandbox: Any, tmp_path: Path) -> None:
+def test_canary_secrets_never_reach_any_output(
+    cli: Any, last_run: Any, sandbox: Any, tmp_path: Path
+) -> None:
     canaries = {
         "TRADEAI_MONGO_URI": "mongodb://canary-user:CANARY-mongo-7c1d@"
         + sandbox.env.mongodb.uri.split("//", 1)[1],
@@ -131,7 +116,7 @@ def test_canary_secrets_never_reach_any_output(sandbox: Any, tmp_path: Path) -> 
         "notifications:\n  slack:\n    webhook_url: ${SLACK_WEBHOOK_URL}\n"
     )
     outputs = tmp_path / "out"
-    done = run_cli(
+    done = cli(
         "--outputs", str(outputs), "run", "health_inspection", "--env", str(env_file), env=canaries
     )
     assert done.returncode in (0, 1), done.stdout + done.stderr

@@ -87,6 +87,13 @@ def test_failing_notebook_is_kept_with_an_error_report(workbook: Path) -> None:
     )
 
 
+def test_notebook_refusing_its_parameters_is_bad_input(workbook: Path) -> None:
+    with pytest.raises(ParameterError, match="repeat: must be positive"):
+        _run(workbook, mode="bad")
+    assert not list((workbook / "outputs").rglob("*.html"))
+    assert not (workbook / "outputs" / "ledger.jsonl").exists()
+
+
 def test_silent_notebook_is_unknown(workbook: Path) -> None:
     outcome = _run(workbook, mode="silent")
     assert outcome.summary.status is Status.UNKNOWN

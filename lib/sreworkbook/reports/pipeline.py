@@ -20,7 +20,7 @@ from typing import Any
 import nbformat
 
 from sreworkbook.config import Environment, environment_path, load_environment
-from sreworkbook.exceptions import MissingFileError, NotebookError, OutputError
+from sreworkbook.exceptions import MissingFileError, NotebookError, OutputError, ParameterError
 from sreworkbook.reports.assets import ensure_assets
 from sreworkbook.reports.execute import coerce_parameters, declared_parameters, execute
 from sreworkbook.reports.index import build_index
@@ -30,7 +30,10 @@ from sreworkbook.reports.summary import extract
 from sreworkbook.results import Finding, RunSummary, Status
 from sreworkbook.secrets import Scrubber
 
-__all__ = ["RunOutcome", "RunRequest", "find_notebook", "run_notebook"]
+__all__ = ["BAD_INPUT_ERRORS", "RunOutcome", "RunRequest", "find_notebook", "run_notebook"]
+
+#: Errors a notebook raises when its parameters or files are wrong: the run exits 64.
+BAD_INPUT_ERRORS = frozenset({"ParameterError", "MissingFileError", "SecretError"})
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,10 @@ def run_notebook(
             cell_timeout_s=request.cell_timeout_s,
         )
     except NotebookError as exc:
+        if exc.ename in BAD_INPUT_ERRORS:
+            # The notebook refused its parameters: bad input, like a bad -p before the run.
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ParameterError(str(exc.evalue), source=str(notebook)) from exc
         failure = exc
     finished = clock()
 

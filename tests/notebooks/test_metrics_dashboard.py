@@ -1,0 +1,122 @@
+"""The metrics dashboard end to end through `sreworkbook run` on the sandbox's real Prometheus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.notebook, pytest.mark.integration]
+
+CONTRACT = (
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "error_rate",
+    "rpm",
+    "db_p95_ms",
+    "mem_pct",
+    "cpu_pct",
+    "active_users",
+    "availability",
+    "budget_left",
+)
+
+
+def spike(sandbox: Any) -> dict[str, str]:
+    incidents = json.loads(sandbox.state.incidents_file.read_text())
+    return next(i for i in incidents if i["kind"] == "error_rate")
+
+
+def test_last_day_is_ok_with_every_panel(
+    cli: Any, last_run: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    sandbox.require("prometheus")
+    done = cli(
+        "--outputs", str(tmp_path), "run", "metrics_dashboard", "--env", str(sandbox.env_file)
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary, run_dir = last_run(tmp_path)
+    assert summary["status"] == "OK", summary["findings"]
+    assert set(CONTRACT) <= set(summary["metrics"])
+    m = summary["metrics"]
+    assert m["p50_ms"] < m["p95_ms"] < m["p99_ms"] < 2000
+    assert 0 < m["error_rate"] < 0.01 and m["availability"] > 0.999
+    assert 200 < m["rpm"] < 1500  # the sandbox serves about 10 requests/s on average
+    report = (run_dir / "report.html").read_text()
+    assert report.count("Plotly.newPlot") == 9  # 8 time series and the web vitals
+    assert "no data" not in report
+
+
+def test_error_spike_window_is_crit(cli: Any, last_run: Any, sandbox: Any, tmp_path: Path) -> None:
+    sandbox.require("prometheus")
+    incident = spike(sandbox)
+    done = cli(
+        "--outputs",
+        str(tmp_path),
+        "run",
+        "metrics_dashboard",
+        "--env",
+        str(sandbox.env_file),
+        "-p",
+        "start",
+        incident["start"],
+        "-p",
+        "end",
+        incident["end"],
+        "-p",
+        "step",
+        "1m",
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    summary, _ = last_run(tmp_path)
+    assert summary["status"] == "CRIT"
+    assert summary["metrics"]["error_rate"] > 0.05
+    assert any(f["title"] == "Error rate above threshold" for f in summary["findings"])
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (["-p", "start", "2026-11-02T00:00:00Z", "-p", "end", "2026-11-01T00:00:00Z"], "start"),
+        (["-p", "window", "24x"], "window"),
+        (["-p", "window", "30d", "-p", "step", "1s"], "step"),
+    ],
+)
+def test_bad_window_is_bad_input(
+    cli: Any, last_run: Any, sandbox: Any, tmp_path: Path, params: list[str], message: str
+) -> None:
+    done = cli(
+        "--outputs",
+        str(tmp_path),
+        "run",
+        "metrics_dashboard",
+        "--env",
+        str(sandbox.env_file),
+        *params,
+    )
+    assert done.returncode == 64, done.stdout + done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_prometheus_down_is_unknown_with_a_report(cli: Any, last_run: Any, tmp_path: Path) -> None:
+    env_file = tmp_path / "down.yaml"
+    env_file.write_text("name: down\nprometheus:\n  url: http://127.0.0.1:9\n  timeout_s: 1\n")
+    done = cli(
+        "--outputs",
+        str(tmp_path / "out"),
+        "run",
+        "metrics_dashboard",
+        "--env",
+        str(env_file),
+        "-p",
+        "window",
+        "1h",
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    summary, run_dir = last_run(tmp_path / "out")
+    assert summary["status"] == "UNKNOWN"
+    assert "cannot connect" in json.dumps(summary["findings"])
+    assert "no data" in (run_dir / "report.html").read_text()
