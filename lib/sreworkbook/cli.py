@@ -70,8 +70,10 @@ def _capability_commands() -> list[Callable[[Any], None]]:
     """The ``register(subparsers)`` of each capability that adds commands of its own."""
     from sreworkbook.alerts.cli import register as alerts
     from sreworkbook.backups.cli import register as backups
+    from sreworkbook.incidents.cli import register as logs
+    from sreworkbook.schedule.cli import register as schedule
 
-    return [alerts, backups]
+    return [alerts, backups, logs, schedule]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -142,9 +144,7 @@ def _daily(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     def one(job_index: int) -> tuple[int, str]:
         job = jobs[job_index]
         command = [sys.executable, "-m", "sreworkbook", "--root", str(root)]
-        command += ["--outputs", str(outputs), "run", job.notebook, "--env", args.env or job.env]
-        for name, value in job.parameters.items():
-            command += ["-p", name, str(value)]
+        command += ["--outputs", str(outputs), *job.run_arguments(env=args.env)]
         try:
             done = subprocess.run(
                 command, capture_output=True, text=True, timeout=job.timeout_s, check=False

@@ -8,6 +8,7 @@
     ├── SourceError(ConnectionError)    a data source failed (HTTP, Prometheus, MongoDB, Redis, S3)
     │   └── SourceTimeout(TimeoutError) it did not answer in time
     ├── SandboxError(RuntimeError)      a sandbox component could not start or stop
+    ├── JobLocked(RuntimeError)         a scheduled job is already running (no overlap)
     ├── NotebookError(RuntimeError)     a notebook raised while executing                → exit 2
     └── OutputError(OSError)            a run's outputs could not be written
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 __all__ = [
     "ArchiveError",
+    "JobLocked",
     "MissingFileError",
     "NotebookError",
     "OutputError",
@@ -102,6 +104,18 @@ class SandboxError(WorkbookError, RuntimeError):
     def __init__(self, message: str, *, component: str) -> None:
         self.component = component
         super().__init__(f"{component}: {message}")
+
+
+class JobLocked(WorkbookError, RuntimeError):
+    """The job is already running; ``pid`` and ``since`` say who holds its lock."""
+
+    def __init__(self, job: str, *, pid: int | None, since: str | None) -> None:
+        self.job = job
+        self.pid = pid
+        self.since = since
+        holder = f" by pid {pid}" if pid else ""
+        started = f", started {since}" if since else ""
+        super().__init__(f"job {job} is already running{holder}{started}; not starting it again")
 
 
 class NotebookError(WorkbookError, RuntimeError):

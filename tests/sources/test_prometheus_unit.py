@@ -155,3 +155,14 @@ def test_range_query_splits_and_joins(server: tuple[str, _Script]) -> None:
     assert script.seen[0]["start"] == ["0.000"] and script.seen[0]["end"] == ["20.000"]
     assert script.seen[1]["start"] == ["30.000"] and script.seen[1]["end"] == ["50.000"]
     assert len(frame) == 1  # the same point twice is kept once
+
+
+def test_an_unreachable_server_fails_fast_after_the_first_query() -> None:
+    slept: list[float] = []
+    source = PrometheusSource("http://127.0.0.1:9", retries=2, sleep=slept.append)
+    with pytest.raises(SourceError, match="cannot connect"):
+        source.query("up")
+    assert source.requests_made == 3
+    with pytest.raises(SourceError, match="gave up after 3 attempts"):
+        source.query("up")
+    assert source.requests_made == 3  # no new attempt

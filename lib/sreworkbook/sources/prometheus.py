@@ -89,6 +89,9 @@ class PrometheusSource:
         self._sleep = sleep
         self.requests_made = 0
         self.seconds_waiting = 0.0
+        # Once the server has refused or ignored every retry, later queries fail at once
+        # instead of each waiting through the same retries (a dashboard sends dozens).
+        self._unreachable: str | None = None
 
     @classmethod
     def from_config(
@@ -171,6 +174,8 @@ class PrometheusSource:
 
     def _get(self, path: str, params: dict[str, str], expr: str) -> dict[str, Any]:
         auth = (self._auth.username, self._auth.password or "") if self._auth.username else None
+        if self._unreachable is not None:
+            raise SourceError(self._unreachable, source=self.name, query=expr)
         last_problem = ""
         for attempt in range(self.retries + 1):
             if attempt:
@@ -200,6 +205,8 @@ class PrometheusSource:
                     self._sleep(float(retry_after))
                 continue
             return self._payload(response, expr)
+        if last_problem.startswith(("no answer", "cannot connect")):
+            self._unreachable = f"{last_problem} (gave up after {self.retries + 1} attempts)"
         if last_problem.startswith("no answer"):
             raise SourceTimeout(last_problem, source=self.name, query=expr)
         raise SourceError(

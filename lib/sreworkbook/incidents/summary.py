@@ -1,0 +1,227 @@
+"""One streaming pass over an incident window: error rate over time and the incident summary.
+
+The error rate of a bucket is failed requests (a line with ``statusCode`` ≥ 500) over requests
+(lines with a ``statusCode``), the ratio the Prometheus alert uses, so the two can be lined up;
+``errors`` counts error-level lines. The failed-request estimate counts distinct correlation
+IDs that have a 5xx or an error line, plus 5xx lines without an ID; error lines without an ID
+(a background job, a lost connection) are errors but not failed requests.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from sreworkbook.exceptions import ParameterError
+from sreworkbook.incidents.errors import ERROR_LEVELS, ErrorGroup, group_errors, rfc3339, route_of
+from sreworkbook.results import Finding, Status
+from sreworkbook.sources.logs import (
+    DEFAULT_LAYOUT,
+    LogFilter,
+    LogLayout,
+    LogScanner,
+    LogStore,
+    ScanStats,
+)
+
+__all__ = ["ErrorRate", "IncidentSummary", "error_rate", "summarise"]
+
+_KEEP = ["ts", "level", "message", "stack", "route", "url", "userId", "service", "correlationId"]
+
+
+@dataclass(frozen=True)
+class ErrorRate:
+    """Per bucket: ``requests``, ``failed``, ``errors`` and ``error_rate`` (failed / requests)."""
+
+    frame: pd.DataFrame
+    bucket: timedelta
+    stats: ScanStats
+
+
+@dataclass
+class _Pass:
+    """What one scan of a window accumulates, chunk by chunk (bounded by the error lines)."""
+
+    bucket: timedelta
+    levels: frozenset[str]
+    counts: list[pd.DataFrame] = field(default_factory=list)
+    errors: list[pd.DataFrame] = field(default_factory=list)
+    failed_ids: set[str] = field(default_factory=set)
+    failed_without_id: int = 0
+    route_ids: dict[str, set[str]] = field(default_factory=dict)
+    route_anonymous: Counter[str] = field(default_factory=Counter)
+    users: set[str] = field(default_factory=set)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        status = frame["statusCode"]
+        request = status.notna().to_numpy(dtype=bool)
+        failed = (status.fillna(0) >= 500).to_numpy(dtype=bool)
+        error = frame["level"].isin(self.levels).to_numpy(dtype=bool)
+        buckets = frame["ts"].dt.floor(pd.Timedelta(self.bucket))
+        flags = pd.DataFrame(
+            {"requests": request, "failed": failed, "errors": error},
+            index=pd.DatetimeIndex(buckets),
+        )
+        self.counts.append(flags.groupby(level=0).sum())
+        if error.any():
+            self.errors.append(frame.loc[error, _KEEP])
+        has_id = frame["correlationId"].notna().to_numpy(dtype=bool)
+        bad = frame[failed | (error & has_id)]
+        self.failed_ids.update(bad["correlationId"].dropna().astype(str))
+        self.failed_without_id += int((failed & ~has_id).sum())
+        self.users.update(bad["userId"].dropna().astype(str))
+        for route, cid in zip(route_of(bad), bad["correlationId"], strict=True):
+            if route is None or route != route:
+                continue
+            if isinstance(cid, str):
+                self.route_ids.setdefault(str(route), set()).add(cid)
+            else:
+                self.route_anonymous[str(route)] += 1
+
+    def rate(self, start: datetime, end: datetime) -> pd.DataFrame:
+        step = pd.Timedelta(self.bucket)
+        index = pd.date_range(pd.Timestamp(start).floor(step), end, freq=step, inclusive="left")
+        total = pd.DataFrame(
+            0, index=index, columns=["requests", "failed", "errors"], dtype="int64"
+        )
+        for part in self.counts:
+            total = total.add(part, fill_value=0)
+        total = total.astype("int64")
+        total["error_rate"] = total["failed"] / total["requests"].where(total["requests"] > 0)
+        return total.rename_axis("bucket").reset_index()
+
+
+def _scan(
+    store: LogStore,
+    start: datetime,
+    end: datetime,
+    bucket: timedelta,
+    levels: Iterable[str],
+    layout: LogLayout,
+) -> tuple[_Pass, ScanStats]:
+    if bucket <= timedelta(0):
+        raise ParameterError("must be positive", key="bucket")
+    scanner = LogScanner(store, LogFilter(start=start, end=end), layout=layout, extras=False)
+    acc = _Pass(bucket, frozenset(level.lower() for level in levels))
+    for frame in scanner.frames():
+        acc.add(frame)
+    return acc, scanner.stats
+
+
+def error_rate(
+    store: LogStore,
+    start: datetime,
+    end: datetime,
+    *,
+    bucket: timedelta = timedelta(minutes=1),
+    levels: Iterable[str] = ERROR_LEVELS,
+    layout: LogLayout = DEFAULT_LAYOUT,
+) -> ErrorRate:
+    """The error rate of ``[start, end)`` per ``bucket`` (empty buckets included, rate NaN)."""
+    acc, stats = _scan(store, start, end, bucket, levels, layout)
+    return ErrorRate(acc.rate(start, end), bucket, stats)
+
+
+@dataclass(frozen=True)
+class IncidentSummary:
+    """What the logs say about a window: for the report's banner and the notebook."""
+
+    start: datetime
+    end: datetime
+    requests: int
+    failed_requests: int
+    errors: int
+    first_error_at: datetime | None
+    first_error: str | None
+    groups: tuple[ErrorGroup, ...]
+    affected_routes: tuple[tuple[str, int], ...]  # route → failed requests, most first
+    affected_users: int
+    rate: pd.DataFrame
+    stats: ScanStats
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The run summary's metrics; ``first_error_at`` (epoch seconds) only if there was one."""
+        metrics = {
+            "lines_scanned": float(self.stats.lines_scanned),
+            "malformed_lines": float(self.stats.malformed_lines),
+            "errors": float(self.errors),
+            "error_groups": float(len(self.groups)),
+            "failed_requests": float(self.failed_requests),
+            "requests": float(self.requests),
+        }
+        if self.first_error_at is not None:
+            metrics["first_error_at"] = self.first_error_at.timestamp()
+        return metrics
+
+    @property
+    def headline(self) -> str:
+        window = f"{rfc3339(self.start)} – {rfc3339(self.end)}"
+        if not self.errors and not self.failed_requests:
+            return f"No errors in the logs {window} ({self.requests} requests)."
+        share = f" ({self.failed_requests / self.requests:.1%})" if self.requests else ""
+        top = f"; top error: {self.groups[0].group}" if self.groups else ""
+        first = f", first error at {rfc3339(self.first_error_at)}" if self.first_error_at else ""
+        return f"{self.failed_requests} of {self.requests} requests failed{share} {window}{first}{top}."
+
+    def findings(self, top: int = 3) -> tuple[Finding, ...]:
+        found = [
+            Finding(
+                Status.WARN,
+                f"{g.count} × {g.group}",
+                f"{rfc3339(g.first_seen)} – {rfc3339(g.last_seen)}; routes: "
+                + (", ".join(f"{r} ({n})" for r, n in g.routes[:3]) or "none"),
+            )
+            for g in self.groups[:top]
+        ]
+        if self.stats.malformed_lines:
+            found.append(
+                Finding(Status.WARN, f"{self.stats.malformed_lines} malformed log lines skipped")
+            )
+        if self.stats.damaged_files:
+            found.append(
+                Finding(Status.WARN, "damaged log files", ", ".join(self.stats.damaged_files))
+            )
+        return tuple(found)
+
+    def _repr_html_(self) -> str:
+        items = "".join(
+            f"<li>{html.escape(f.title)} — {html.escape(f.detail)}</li>" for f in self.findings()
+        )
+        return f"<p>{html.escape(self.headline)}</p><ul>{items}</ul>"
+
+
+def summarise(
+    store: LogStore,
+    start: datetime,
+    end: datetime,
+    *,
+    bucket: timedelta = timedelta(minutes=1),
+    levels: Iterable[str] = ERROR_LEVELS,
+    layout: LogLayout = DEFAULT_LAYOUT,
+) -> IncidentSummary:
+    """Summarise ``[start, end)`` in one pass: groups, first error, routes, failed requests."""
+    acc, stats = _scan(store, start, end, bucket, levels, layout)
+    errors = pd.concat(acc.errors, ignore_index=True) if acc.errors else pd.DataFrame(columns=_KEEP)
+    errors = errors.sort_values("ts", kind="stable") if len(errors) else errors
+    routes = Counter({r: len(ids) for r, ids in acc.route_ids.items()}) + acc.route_anonymous
+    rate = acc.rate(start, end)
+    return IncidentSummary(
+        start=start,
+        end=end,
+        requests=int(rate["requests"].sum()),
+        failed_requests=len(acc.failed_ids) + acc.failed_without_id,
+        errors=len(errors),
+        first_error_at=errors["ts"].iloc[0].to_pydatetime() if len(errors) else None,
+        first_error=str(errors["message"].iloc[0]) if len(errors) else None,
+        groups=group_errors(errors, levels=acc.levels) if len(errors) else (),
+        affected_routes=tuple(sorted(routes.items(), key=lambda kv: (-kv[1], kv[0]))),
+        affected_users=len(acc.users),
+        rate=rate,
+        stats=stats,
+    )

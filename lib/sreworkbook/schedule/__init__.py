@@ -1,0 +1,32 @@
+"""Scheduled runs: ``parameters/schedule.yaml``, cron times, unattended runs and exports.
+
+- :mod:`~sreworkbook.schedule.model` — the schedule file (``Job``, ``Schedule``, ``load_schedule``);
+- :mod:`~sreworkbook.schedule.cron` — five-field cron expressions and when they fire (UTC);
+- :mod:`~sreworkbook.schedule.runner` — one job under its lock, timeout, retries, heartbeat;
+- :mod:`~sreworkbook.schedule.dispatch` — ``run-due``, ``serve`` and the ``check`` switch;
+- :mod:`~sreworkbook.schedule.export` — cron, systemd, Kubernetes and Airflow files;
+- :mod:`~sreworkbook.schedule.cli` — the ``sreworkbook schedule`` commands.
+"""
+
+from sreworkbook.schedule.cron import (
+    CronExpr,
+    due_between,
+    next_after,
+    parse_cron,
+    previous_at_or_before,
+)
+from sreworkbook.schedule.model import Job, Schedule, load_schedule
+from sreworkbook.schedule.notify import Notifier, NullNotifier
+
+__all__ = [
+    "CronExpr",
+    "Job",
+    "Notifier",
+    "NullNotifier",
+    "Schedule",
+    "due_between",
+    "load_schedule",
+    "next_after",
+    "parse_cron",
+    "previous_at_or_before",
+]

@@ -1,0 +1,165 @@
+"""``parameters/schedule.yaml``: which notebooks run on which environment, when, and how hard.
+
+Validated like every parameter file: unknown keys are errors, and an error names the file,
+the dotted key (``jobs.2.cron``) and the job's name.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sreworkbook.config import load_yaml, validation_error
+from sreworkbook.exceptions import ParameterError
+from sreworkbook.schedule.cron import CronExpr, parse_cron
+
+__all__ = ["Job", "NotifyOn", "Schedule", "load_schedule"]
+
+NotifyOn = Literal["failure", "crit", "always"]
+#: Job names become file, unit and Kubernetes object names: DNS-1123 labels, ≤ 40 characters.
+_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
+
+
+class Job(BaseModel):
+    """One scheduled notebook run and the rules it runs under when nobody is watching."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    notebook: str
+    env: str = "sandbox"
+    cron: str
+    description: str = ""
+    parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    #: Whole run, per attempt: the run's process group is killed after this many seconds.
+    timeout_s: float = Field(default=900.0, gt=0)
+    #: papermill's per-cell timeout (``sreworkbook run --cell-timeout``); none when unset.
+    cell_timeout_s: float | None = Field(default=None, gt=0)
+    #: Extra attempts after a *transient* failure (a source refused or timed out).
+    retries: int = Field(default=0, ge=0, le=10)
+    #: Wait before the first retry; each later wait is multiplied by ``backoff_factor``.
+    backoff_s: float = Field(default=30.0, ge=0)
+    backoff_factor: float = Field(default=2.0, ge=1)
+    notify_on: tuple[NotifyOn, ...] = ("failure", "crit")
+    #: Part of ``sreworkbook daily`` (the suite run all at once).
+    daily: bool = False
+    #: How late a run may be before ``schedule check`` calls the job stale (default: derived).
+    grace_s: float | None = Field(default=None, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} must be lower-case letters, digits and '-' (at most 40, "
+                "starting and ending with a letter or digit)"
+            )
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            parse_cron(value)
+        except ParameterError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("notify_on")
+    @classmethod
+    def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(value))
+
+    @cached_property
+    def expr(self) -> CronExpr:
+        """The parsed cron expression."""
+        return parse_cron(self.cron)
+
+    @property
+    def notebook_stem(self) -> str:
+        """The notebook's name as the run ledger records it (``health_inspection``)."""
+        return Path(self.notebook).name.removesuffix(".ipynb")
+
+    def backoffs(self) -> list[float]:
+        """The waits before each retry, in seconds."""
+        return [self.backoff_s * self.backoff_factor**i for i in range(self.retries)]
+
+    def worst_case_s(self) -> float:
+        """The longest a job can take: every attempt timing out, plus the waits between."""
+        return self.timeout_s * (self.retries + 1) + sum(self.backoffs())
+
+    def grace(self) -> float:
+        """How long after a due time a success may still arrive: ``grace_s`` or derived."""
+        return self.grace_s if self.grace_s is not None else self.worst_case_s() + 300.0
+
+    def run_arguments(self, *, env: str | None = None) -> list[str]:
+        """``run NOTEBOOK --env ENV [--cell-timeout S] [-p NAME VALUE]...`` for the CLI."""
+        args = ["run", self.notebook, "--env", env or self.env]
+        if self.cell_timeout_s is not None:
+            args += ["--cell-timeout", _number(self.cell_timeout_s)]
+        for name, value in self.parameters.items():
+            args += ["-p", name, _parameter_text(value)]
+        return args
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def _parameter_text(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Schedule(BaseModel):
+    """Every job of the workbook."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    jobs: list[Job]
+
+    def daily_jobs(self) -> list[Job]:
+        """The jobs ``sreworkbook daily`` runs."""
+        return [job for job in self.jobs if job.daily]
+
+    def get(self, name: str) -> Job:
+        """The job called ``name``; the error lists the valid names."""
+        for job in self.jobs:
+            if job.name == name:
+                return job
+        valid = ", ".join(job.name for job in self.jobs) or "none"
+        raise ParameterError(f"unknown job {name!r}, the schedule has: {valid}", key="job")
+
+
+def _job_name(data: dict[str, Any], loc: tuple[Any, ...]) -> str | None:
+    if len(loc) < 2 or loc[0] != "jobs" or not isinstance(loc[1], int):
+        return None
+    jobs = data.get("jobs")
+    if isinstance(jobs, list) and loc[1] < len(jobs) and isinstance(jobs[loc[1]], dict):
+        name = jobs[loc[1]].get("name")
+        return str(name) if name is not None else None
+    return None
+
+
+def load_schedule(path: Path) -> Schedule:
+    """Load and validate a schedule file; errors name the file, the key and the job."""
+    data = load_yaml(path)
+    try:
+        schedule = Schedule.model_validate(data)
+    except ValidationError as exc:
+        error = validation_error(exc, source=str(path))
+        name = _job_name(data, tuple(exc.errors()[0]["loc"]))
+        if name is None:
+            raise error from None
+        message = str(error).removeprefix(f"{path}: {error.key}: ")
+        raise ParameterError(f"{message} (job {name!r})", source=str(path), key=error.key) from None
+    names = [job.name for job in schedule.jobs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ParameterError(f"duplicate job name(s): {', '.join(duplicates)}", source=str(path))
+    return schedule

@@ -1,0 +1,152 @@
+"""parameters/schedule.yaml: the shipped file and validation errors that name the job."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sreworkbook.exceptions import ParameterError
+from sreworkbook.schedule import Job, Schedule, load_schedule
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_schedule_is_valid_and_has_the_defaults() -> None:
+    schedule = load_schedule(ROOT / "parameters" / "schedule.yaml")
+    crons = {job.name: (job.notebook, job.cron) for job in schedule.jobs}
+    assert crons == {
+        "health-inspection": ("health_inspection", "*/15 * * * *"),
+        "metrics-dashboard": ("metrics_dashboard", "0 6 * * *"),
+        "incident-digest": ("incident_explorer", "0 6 * * *"),
+        "backup-drill": ("backup_restore_drill", "0 3 * * *"),
+        "alert-tuning": ("alert_tuning", "0 7 * * mon"),
+    }
+    assert [job.notebook for job in schedule.daily_jobs()] == [
+        "health_inspection",
+        "metrics_dashboard",
+    ]
+    # The drill runs after the seed's 02:00 nightly backup.
+    assert schedule.get("backup-drill").expr.hours == (3,)
+
+
+def test_job_defaults_and_derived_values() -> None:
+    job = Job(name="a", notebook="n", cron="* * * * *", retries=2, backoff_s=10, timeout_s=60)
+    assert job.backoffs() == [10.0, 20.0]
+    assert job.worst_case_s() == 60 * 3 + 30
+    assert job.grace() == job.worst_case_s() + 300
+    assert job.notify_on == ("failure", "crit")
+    assert job.daily is False
+    flags = Job(name="b", notebook="x.ipynb", cron="@daily", cell_timeout_s=30, parameters={"a": 1})
+    assert flags.notebook_stem == "x"
+    assert flags.run_arguments(env="prod") == [
+        "run",
+        "x.ipynb",
+        "--env",
+        "prod",
+        "--cell-timeout",
+        "30",
+        "-p",
+        "a",
+        "1",
+    ]
+
+
+def test_unknown_job_lists_the_valid_ones() -> None:
+    schedule = Schedule(jobs=[Job(name="a", notebook="n", cron="* * * * *")])
+    with pytest.raises(ParameterError, match="unknown job 'b', the schedule has: a"):
+        schedule.get("b")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "jobs:\n  - {name: a, notebook: n, cron: '* * *'}\n",
+            "jobs.0.cron: Value error, a cron expression has 5 fields, got 3",
+        ),
+        (
+            "jobs:\n  - {name: ok, notebook: n, cron: '* * * * *'}\n"
+            "  - {name: ok2, notebook: n, cron: '* * * * *'}\n"
+            "  - {name: drill, notebook: n, cron: '0 25 * * *'}\n",
+            "jobs.2.cron: Value error, hour: 25 is out of range 0-23 (in '0 25 * * *') "
+            "(job 'drill')",
+        ),
+        (
+            "jobs:\n  - {name: feb, notebook: n, cron: '0 0 30 feb *'}\n",
+            "never fires",
+        ),
+        (
+            "jobs:\n  - {name: a, notebook: n, cron: '* * * * *', retry: 3}\n",
+            "jobs.0.retry: unknown key (job 'a')",
+        ),
+        (
+            "jobs:\n  - {name: a, notebook: n, cron: '* * * * *', notify_on: [sometimes]}\n",
+            "jobs.0.notify_on.0",
+        ),
+        (
+            "jobs:\n  - {name: Bad_Name, notebook: n, cron: '* * * * *'}\n",
+            "jobs.0.name",
+        ),
+        (
+            "jobs:\n  - {name: a, notebook: n, cron: '* * * * *'}\n"
+            "  - {name: a, notebook: m, cron: '* * * * *'}\n",
+            "duplicate job name(s): a",
+        ),
+    ],
+)
+def test_bad_schedules_name_the_key_and_the_job(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "schedule.yaml"
+    path.write_text(body)
+    with pytest.raises(ParameterError) as info:
+        load_schedule(path)
+    assert message in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_bad_cron_exits_64_naming_the_job(
+    workbook: Path,
+    write_schedule: Callable[[str], Path],
+    schedule_command: Callable[..., list[str]],
+) -> None:
+    write_schedule(
+        "jobs:\n  - {name: fine, notebook: probe, env: test, cron: '* * * * *'}\n"
+        "  - {name: broken, notebook: probe, env: test, cron: '61 * * * *'}\n"
+    )
+    done = subprocess.run(
+        schedule_command(workbook, "run-due"), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 64
+    assert "jobs.1.cron" in done.stderr
+    assert "'broken'" in done.stderr
+    assert "minute: 61 is out of range 0-59" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "sreworkbook.schedule",
+        "sreworkbook.schedule.cli",
+        "sreworkbook.schedule.cron",
+        "sreworkbook.schedule.dispatch",
+        "sreworkbook.schedule.export",
+        "sreworkbook.schedule.lock",
+        "sreworkbook.schedule.model",
+        "sreworkbook.schedule.notify",
+        "sreworkbook.schedule.runner",
+        "sreworkbook.schedule.state",
+        "sreworkbook.schedule.transient",
+    ],
+)
+def test_public_names(module: str) -> None:
+    imported = importlib.import_module(module)
+    assert imported.__doc__
+    assert imported.__all__ == sorted(imported.__all__)
+    for name in imported.__all__:
+        value = getattr(imported, name)
+        if inspect.isfunction(value) or inspect.isclass(value):
+            assert value.__doc__, f"{module}.{name} has no docstring"
