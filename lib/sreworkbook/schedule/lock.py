@@ -22,7 +22,6 @@ from sreworkbook.timeutil import rfc3339
 __all__ = ["JobLock", "JobLocked"]
 
 
-
 class JobLock:
     """An exclusive, non-blocking lock for one job; use as a context manager."""
 
