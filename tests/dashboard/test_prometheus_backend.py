@@ -62,11 +62,10 @@ def test_histogram_quantile_agrees_with_prometheus_on_the_same_buckets(
     first = t1 - timedelta(seconds=span)
     later, earlier = raw_buckets(backend, t1), raw_buckets(backend, first)
     deltas = [(le, later[le] - earlier[le]) for le in later]
-    metric = f'sum by (le) (http_request_duration_seconds_bucket{{job="{backend.job}"}})'
+    selector = f'http_request_duration_seconds_bucket{{job="{backend.job}"}}'
+    delta = f"sum by (le) ({selector}) - sum by (le) ({selector} offset {span}s)"
     for q, panel in ((0.5, "latency_p50"), (0.95, "latency_p95"), (0.99, "latency_p99")):
-        theirs = backend.source.query(
-            f"histogram_quantile({q}, {metric} - ({metric} offset {span}s))", at=t1
-        )["value"].iloc[0]
+        theirs = backend.source.query(f"histogram_quantile({q}, {delta})", at=t1)["value"].iloc[0]
         assert theirs == pytest.approx(histogram_quantile(q, deltas), rel=1e-9), q
         # The dashboard's own query extrapolates increase() to the window's edges, series by
         # series, so it may differ slightly from the raw deltas; never by much.
