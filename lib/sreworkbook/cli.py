@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -33,7 +34,10 @@ class _Parser(argparse.ArgumentParser):
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sreworkbook", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, help="workbook folder (default: found from cwd)")
-    parser.add_argument("--outputs", type=Path, help="outputs folder (default: ROOT/outputs)")
+    parser.add_argument(
+        "--outputs",
+        help="outputs folder or s3://bucket/prefix (default: $SREWORKBOOK_OUTPUTS, else ROOT/outputs)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run one notebook under the run contract")
@@ -71,16 +75,21 @@ def _capability_commands() -> list[Callable[[Any], None]]:
     from sreworkbook.alerts.cli import register as alerts
     from sreworkbook.backups.cli import register as backups
     from sreworkbook.incidents.cli import register as logs
+    from sreworkbook.reports.cli import register as outputs
     from sreworkbook.schedule.cli import register as schedule
 
-    return [alerts, backups, logs, schedule]
+    return [alerts, backups, logs, outputs, schedule]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         root = (args.root or _root(optional=getattr(args, "root_optional", False))).resolve()
-        outputs = (args.outputs or root / "outputs").resolve()
+        from sreworkbook.reports.cli import resolve_outputs
+
+        args.outputs_url = resolve_outputs(args.outputs, root=root, environ=os.environ)
+        s3 = args.outputs_url.startswith("s3://")
+        outputs = root / "outputs" if s3 else Path(args.outputs_url)
         command = getattr(args, "handler", None) or _COMMANDS[args.command]
         code: int = command(args, root, outputs)
         return code
@@ -105,9 +114,12 @@ def _root(*, optional: bool) -> Path:
 
 
 def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
-    from sreworkbook.reports import RunRequest, run_notebook
+    from sreworkbook.reports import RunRequest
+    from sreworkbook.reports.cli import run_to_outputs
+    from sreworkbook.reports.storage import open_outputs
 
-    outcome = run_notebook(
+    outcome, report = run_to_outputs(
+        open_outputs(args.outputs_url),
         RunRequest(
             notebook=args.notebook,
             env=args.env,
@@ -117,22 +129,26 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
             cell_timeout_s=args.cell_timeout,
         ),
         environ=os.environ,
+        schedule=root / "parameters" / "schedule.yaml",
     )
     summary = outcome.summary
     print(f"{summary.status.value:7} {summary.notebook} on {summary.env}: {summary.headline}")
-    print(f"        report: {outcome.report}")
+    print(f"        report: {report}")
     return outcome.exit_code
 
 
 def _index(args: argparse.Namespace, root: Path, outputs: Path) -> int:
-    from sreworkbook.reports import build_index
+    from sreworkbook.reports.storage import open_outputs
 
-    print(build_index(outputs))
+    where = open_outputs(args.outputs_url)
+    print(
+        where.rebuild_index(now=datetime.now(UTC), schedule=root / "parameters" / "schedule.yaml")
+    )
     return 0
 
 
 def _daily(args: argparse.Namespace, root: Path, outputs: Path) -> int:
-    from sreworkbook.reports import build_index
+    from sreworkbook.reports.storage import open_outputs
     from sreworkbook.schedule import load_schedule
 
     if args.parallel < 1:
@@ -144,7 +160,7 @@ def _daily(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     def one(job_index: int) -> tuple[int, str]:
         job = jobs[job_index]
         command = [sys.executable, "-m", "sreworkbook", "--root", str(root)]
-        command += ["--outputs", str(outputs), *job.run_arguments(env=args.env)]
+        command += ["--outputs", args.outputs_url, *job.run_arguments(env=args.env)]
         try:
             done = subprocess.run(
                 command, capture_output=True, text=True, timeout=job.timeout_s, check=False
@@ -160,7 +176,11 @@ def _daily(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         results = list(pool.map(one, range(len(jobs))))
     for _code, text in results:
         print(text, end="")
-    print(f"index: {build_index(outputs)}")
+    where = open_outputs(args.outputs_url)
+    index = where.rebuild_index(
+        now=datetime.now(UTC), schedule=root / "parameters" / "schedule.yaml"
+    )
+    print(f"index: {index}")
     return max((code for code, _ in results), default=0)
 
 
@@ -196,7 +216,7 @@ def _demo(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     print("Starting the sandbox (the first start backfills 30 days of metrics)...")
     sandbox.up(env, root=root, log=print)
     try:
-        daily = argparse.Namespace(env=args.env, parallel=2)
+        daily = argparse.Namespace(env=args.env, parallel=2, outputs_url=args.outputs_url)
         code = _daily(daily, root, outputs)
     finally:
         sandbox.down(env, root=root)

@@ -81,13 +81,3 @@ def test_report_draws_every_chart_without_errors(browser: Any, outputs: Path) ->
     links = local_links(page, reports[-1].parent)
     assert links and all(p.exists() for p in links), [p for p in links if not p.exists()]
     page.close()
-
-
-def test_index_lists_runs_and_links_resolve(browser: Any, outputs: Path) -> None:
-    page, errors = open_page(browser, outputs / "index.html")
-    assert errors == []
-    assert page.locator("table tbody tr").count() == 1
-    assert page.locator(".swb-dot").count() == 2
-    links = local_links(page, outputs)
-    assert len(links) == 3 and all(p.exists() for p in links)
-    page.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sreworkbook.reports import Ledger, build_index, changes_since, compare
@@ -79,11 +80,12 @@ def test_index_lists_latest_worst_first_with_links(tmp_path: Path) -> None:
     for i in range(1, 4):
         ledger.append(_summary(i))
     ledger.append(_summary(5, Status.CRIT, notebook="backup_restore_drill"))
-    page = build_index(tmp_path).read_text()
+    now = datetime(2026, 11, 6, 12, 0, tzinfo=UTC)
+    page = build_index(tmp_path, now=now).read_text()
     assert page.index("backup_restore_drill") < page.index("health_inspection")
     assert 'href="runs/2026-11-03/r3/report.html"' in page
-    assert page.count('class="swb-dot"') == 4
-    assert "1 CRIT" in page and "1 OK" in page
+    assert page.count('class="swb-chip s-') == 4
+    assert "1 CRIT" in page and "1 OK" in page and "1 failing" in page
 
 
 def test_empty_index(tmp_path: Path) -> None:

@@ -1,86 +1,122 @@
-"""``outputs/index.html``: the latest status of every notebook and environment, for managers."""
+"""``outputs/index.html``: the page a manager opens each morning.
+
+A status grid (jobs × the last 14 days), what changed since yesterday, and per job its latest
+status, headline and age, trend sparklines of its key metrics and links to its latest reports;
+failing and stale jobs first. Built in one streaming pass over ``ledger.jsonl``
+(:mod:`~sreworkbook.reports.index_model`) and drawn as static HTML with inline SVG
+(:mod:`~sreworkbook.reports.index_render`). With ``parameters/schedule.yaml`` a job is stale
+after twice its interval; without, after 26 h.
+"""
 
 from __future__ import annotations
 
-import html
 import os
-from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sreworkbook.reports.assets import STYLESHEET
-from sreworkbook.reports.ledger import Ledger
-from sreworkbook.results import RunSummary
+from sreworkbook.exceptions import OutputError, WorkbookError
+from sreworkbook.reports.index_ledger import RunLike, read_ledger
+from sreworkbook.reports.index_model import Expectation, summarise
+from sreworkbook.reports.index_render import render_page
+from sreworkbook.schedule import Schedule, load_schedule, previous_at_or_before
 
-__all__ = ["build_index", "render_index"]
+__all__ = ["build_index", "expectations", "load_expectations", "render_index"]
 
-HISTORY = 20
+#: Days in the status grid (today at the right).
+DAYS = 14
+#: Days in the trend sparklines.
+TREND_DAYS = 30
+#: Reports listed per job; older ones are reached through the grid.
+REPORTS_PER_JOB = 10
 
 
-def build_index(outputs_dir: Path, *, history: int = HISTORY) -> Path:
-    """Rebuild ``outputs_dir/index.html`` from the ledger; returns its path."""
-    runs = Ledger(outputs_dir / "ledger.jsonl").runs()
-    page = render_index(runs, history=history)
+def expectations(schedule: Schedule, *, now: datetime) -> list[Expectation]:
+    """Per job of ``schedule``: its cron and the time between its last two due times."""
+    found = []
+    for job in schedule.jobs:
+        last = previous_at_or_before(job.expr, now)
+        before = previous_at_or_before(job.expr, last - timedelta(minutes=1)) if last else None
+        interval = last - before if last and before else None
+        found.append(Expectation(job.name, job.notebook_stem, job.env, job.cron, interval))
+    return found
+
+
+def load_expectations(
+    schedule: Schedule | Path | None, *, now: datetime
+) -> tuple[list[Expectation], str]:
+    """The expectations of ``schedule`` (a file is read if it exists) and a note for readers.
+
+    A schedule that cannot be read does not stop the index: it is built without one, and the
+    note says why.
+    """
+    if schedule is None:
+        return [], ""
+    if isinstance(schedule, Path):
+        if not schedule.is_file():
+            return [], ""
+        try:
+            schedule = load_schedule(schedule)
+        except WorkbookError as exc:
+            return [], f"The schedule could not be read ({exc}); stale means older than 26 h."
+    return expectations(schedule, now=now), ""
+
+
+def render_index(
+    runs: Iterable[RunLike],
+    *,
+    now: datetime,
+    schedule: Schedule | Path | None = None,
+    days: int = DAYS,
+    trend_days: int = TREND_DAYS,
+    reports_per_job: int = REPORTS_PER_JOB,
+) -> str:
+    """The index page for ``runs`` (read once, in any order) as of ``now``.
+
+    ``runs`` may be :class:`~sreworkbook.results.RunSummary` objects or, faster, the lines of
+    :func:`~sreworkbook.reports.index_model.read_ledger`.
+    """
+    found, note = load_expectations(schedule, now=now)
+    view = summarise(
+        runs,
+        now=now,
+        days=days,
+        trend_days=trend_days,
+        reports_per_job=reports_per_job,
+        expectations=found,
+    )
+    return render_page(view, note=note)
+
+
+def build_index(
+    outputs_dir: Path,
+    *,
+    now: datetime | None = None,
+    schedule: Schedule | Path | None = None,
+    days: int = DAYS,
+    reports_per_job: int = REPORTS_PER_JOB,
+) -> Path:
+    """Rebuild ``outputs_dir/index.html`` from the ledger; returns its path.
+
+    ``now`` defaults to the current time. ``schedule`` defaults to
+    ``parameters/schedule.yaml`` beside ``outputs_dir`` (the workbook's layout), if present.
+    """
+    moment = now.astimezone(UTC) if now else datetime.now(UTC)
+    if schedule is None:
+        schedule = outputs_dir.parent / "parameters" / "schedule.yaml"
+    page = render_index(
+        read_ledger(outputs_dir / "ledger.jsonl"),
+        now=moment,
+        schedule=schedule,
+        days=days,
+        reports_per_job=reports_per_job,
+    )
     target = outputs_dir / "index.html"
     partial = target.with_name(f".index.html.{os.getpid()}.partial")
-    outputs_dir.mkdir(parents=True, exist_ok=True)
-    partial.write_text(page, encoding="utf-8")
-    os.replace(partial, target)
+    try:
+        outputs_dir.mkdir(parents=True, exist_ok=True)
+        partial.write_text(page, encoding="utf-8")
+        os.replace(partial, target)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target}: {exc}") from exc
     return target
-
-
-def render_index(runs: list[RunSummary], *, history: int = HISTORY) -> str:
-    """The index page for ``runs`` (oldest first, as in the ledger)."""
-    groups: dict[tuple[str, str], list[RunSummary]] = defaultdict(list)
-    for run in runs:
-        groups[(run.notebook, run.env)].append(run)
-    ordered = sorted(
-        groups.items(), key=lambda item: (-item[1][-1].status.rank, item[0][0], item[0][1])
-    )
-    rows = "\n".join(_row(nb, env, group[-history:]) for (nb, env), group in ordered)
-    latest = [group[-1].status for group in groups.values()]
-    overview = " ".join(
-        f'<span class="swb-badge" style="background:{status.colour}">'
-        f"{latest.count(status)} {status.value}</span>"
-        for status in sorted(set(latest), key=lambda s: -s.rank)
-    )
-    updated = runs[-1].finished_at if runs else "never"
-    empty = "<p>No runs yet. Try <code>sreworkbook demo</code>.</p>" if not runs else ""
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>SRE Workbook — status</title><style>{STYLESHEET}"
-        ".swb-dot{display:inline-block;width:12px;height:12px;border-radius:2px;margin:1px}"
-        "td.swb-headline{max-width:460px}</style></head><body><main>"
-        '<header class="swb"><h1>SRE Workbook — status</h1>'
-        f'<div class="swb-meta"><span>Last run finished {html.escape(updated)}</span>'
-        f"<span>{len(runs)} runs recorded</span></div></header>"
-        f"<p>{overview}</p>{empty}"
-        + (
-            "<div class=swb-output><table><thead><tr><th>Status</th><th>Notebook</th>"
-            "<th>Env</th><th>Latest headline</th><th>When</th><th>Recent runs</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></div>"
-            if runs
-            else ""
-        )
-        + "<footer>Built from outputs/ledger.jsonl. Reports open offline.</footer>"
-        "</main></body></html>\n"
-    )
-
-
-def _row(notebook: str, env: str, runs: list[RunSummary]) -> str:
-    latest = runs[-1]
-    dots = "".join(
-        f'<a class="swb-dot" href="{html.escape(run.report)}" '
-        f'title="{html.escape(run.started_at)} {run.status.value}: {html.escape(run.headline)}" '
-        f'style="background:{run.status.colour}"></a>'
-        for run in runs
-    )
-    return (
-        f'<tr><td><span class="swb-badge" style="background:{latest.status.colour}">'
-        f"{latest.status.value}</span></td>"
-        f'<td><a href="{html.escape(latest.report)}">{html.escape(notebook)}</a></td>'
-        f"<td>{html.escape(env)}</td>"
-        f'<td class="swb-headline">{html.escape(latest.headline)}</td>'
-        f"<td>{html.escape(latest.finished_at)}</td><td>{dots}</td></tr>"
-    )
