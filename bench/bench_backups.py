@@ -1,4 +1,5 @@
-"""Benchmark: archive verification against `gzip -t` and raw disk reads, and its peak memory.
+"""Benchmark: archive verification against `gzip -t` and raw disk reads, and its peak memory;
+pure-pymongo restore against `mongorestore`.
 
 Writes synthetic archives with the library's own writer (no server needed) into a temporary
 folder: ~100 MB and >= 1 GiB of documents, each plain and gzip. Then, each in a fresh process,
@@ -6,7 +7,12 @@ verifies them and reports throughput (uncompressed MB/s), CPU time and peak RSS,
 `gzip -t` on the same .gz file and an O_DIRECT `dd` read of the plain file. Prints ratios;
 the goal is verification >= 50 % of `gzip -t` for gzip, and flat memory from 100 MB to 1 GB.
 
+Restore: one archive of ``--restore-docs`` ~1 KB documents (our writer) is restored into a
+FerretDB started for the purpose (``.tools/bin/ferretdb``), by the pure-pymongo engine and,
+when it is installed, by the real ``mongorestore``; docs/s of each and their ratio (goal >= 0.7).
+
     .venv/bin/python bench/bench_backups.py [--size-mb 1024] [--small-mb 100] [--repeat 2]
+    .venv/bin/python bench/bench_backups.py --skip-verify --restore-docs 100000
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import random
 import resource
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -148,7 +155,18 @@ def main() -> int:
     parser.add_argument(
         "--dir", type=Path, default=None, help="where to write (default: a temp dir)"
     )
+    parser.add_argument("--restore-docs", type=int, default=50_000, help="documents to restore")
+    parser.add_argument("--skip-verify", action="store_true", help="only the restore benchmark")
+    parser.add_argument("--skip-restore", action="store_true", help="only the verification one")
     args = parser.parse_args()
+    if not args.skip_verify:
+        verify_bench(args)
+    if not args.skip_restore:
+        restore_bench(args)
+    return 0
+
+
+def verify_bench(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench_backups_", dir=args.dir))
     mib = 1 << 20
     try:
@@ -209,7 +227,88 @@ def main() -> int:
             )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return 0
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ferretdb(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    binary = ROOT / ".tools" / "bin" / "ferretdb"
+    port = _free_port()
+    argv = [
+        str(binary), "--handler=sqlite", f"--sqlite-url=file:{folder}/",
+        f"--listen-addr=127.0.0.1:{port}", f"--state-dir={folder}", "--debug-addr=-",
+        "--telemetry=disable", "--log-level=error",
+    ]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return process, f"mongodb://127.0.0.1:{port}/"
+        time.sleep(0.1)
+    process.kill()
+    raise SystemExit("FerretDB did not start")
+
+
+def restore_bench(args: argparse.Namespace) -> None:
+    """docs/s of the pure-pymongo restore, and of mongorestore when it is installed."""
+    import pymongo
+
+    from sreworkbook.backups.archive import read_prelude
+    from sreworkbook.backups.engines import MongorestoreEngine, PymongoEngine, find_tool
+    from sreworkbook.backups.target import plan_restore
+
+    if not (ROOT / ".tools" / "bin" / "ferretdb").is_file():
+        print("restore: no .tools/bin/ferretdb (make ferretdb): restore benchmark skipped")
+        return
+    folder = Path(tempfile.mkdtemp(prefix="bench_restore_", dir=args.dir))
+    process, uri = _ferretdb(folder / "db")
+    try:
+        pool = templates(1024)
+        archive = folder / "restore.archive.gz"
+        total = args.restore_docs * len(pool[0])
+        parts = [CollectionDump("benchsrc", n, documents(total // 2, pool)) for n in ("a", "b")]
+        write_archive(parts, archive)
+        plan = plan_restore(read_prelude(archive), "benchsrc", target=None)
+        client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(uri)
+        engines: list[object] = [PymongoEngine(client)]
+        dump, restore = find_tool("mongodump", root=ROOT), find_tool("mongorestore", root=ROOT)
+        if dump and restore:
+            engines.append(
+                MongorestoreEngine(uri, client=client, mongodump=dump, mongorestore=restore)
+            )
+        rates = {}
+        for engine in engines:
+            runs = []
+            for i in range(args.repeat):
+                target = f"bench_{i}_restore_test"
+                outcome = engine.restore(archive, plan, target_db=target)  # type: ignore[attr-defined]
+                runs.append(outcome.total_documents / outcome.seconds)
+                client.drop_database(target)
+            rates[outcome.engine] = max(runs)
+            print(
+                f"restore {outcome.engine:<12} {max(runs):9,.0f} docs/s  "
+                f"({outcome.total_documents:,} docs of ~{len(pool[0])} B into FerretDB)"
+            )
+        if "mongorestore" in rates:
+            print(
+                f"  pymongo / mongorestore   {rates['pymongo'] / rates['mongorestore']:.2f}   "
+                "(goal >= 0.70)"
+            )
+        else:
+            print("mongorestore not available (make mongo-tools): no ratio")
+        client.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,17 @@ from sreworkbook.sandbox import SandboxState, down, up
 ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI") == "true"
 SANDBOX_CACHE = ROOT / ".sandbox" / "test-cache"
-_PORT_NAMES = ("api", "ai", "mongodb", "redis", "prometheus")
+_PORT_NAMES = (
+    "api",
+    "ai",
+    "mongodb",
+    "redis",
+    "prometheus",
+    "s3",
+    "alertmanager",
+    "webhook",
+    "smtp",
+)
 _SLOTS = 4
 
 
@@ -115,6 +125,16 @@ def write_sandbox_env(path: Path, data_dir: Path, ports: dict[str, int]) -> Path
         "redis": {"url": f"redis://127.0.0.1:{ports['redis']}/0"},
         "prometheus": {"url": f"http://127.0.0.1:{ports['prometheus']}"},
         "logs": {"dir": str(data_dir / "logs")},
+        "backups": {
+            "local_dir": str(data_dir / "backups"),
+            "log_file": str(data_dir / "backup-logs" / "mongodb-backup.log"),
+            "s3": {"endpoint_url": f"http://127.0.0.1:{ports['s3']}"},
+        },
+        "alertmanager": {"url": f"http://127.0.0.1:{ports['alertmanager']}"},
+        "notifications": {
+            "slack": {"webhook_url": f"http://127.0.0.1:{ports['webhook']}/services/sandbox"},
+            "email": {"smtp_port": ports["smtp"]},
+        },
         "sandbox": {"data_dir": str(data_dir)},
     }
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")

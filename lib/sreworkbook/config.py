@@ -19,6 +19,7 @@ from sreworkbook.secrets import mask_uri, references, resolve
 
 __all__ = [
     "AIServiceConfig",
+    "AlertmanagerConfig",
     "BackupsConfig",
     "DatadogConfig",
     "Environment",
@@ -119,6 +120,15 @@ class PrometheusConfig(_Model):
     _check_url = field_validator("url")(lambda cls, v: _http_url(v))
 
 
+class AlertmanagerConfig(_Model):
+    """An Alertmanager API (the sandbox runs one; notebooks may read its alerts)."""
+
+    url: str
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    _check_url = field_validator("url")(lambda cls, v: _http_url(v))
+
+
 class NewRelicConfig(_Model):
     """New Relic NerdGraph (NRQL); ``api_key`` is a user key reference."""
 
@@ -156,10 +166,14 @@ class MetricsConfig(_Model):
 
 
 class S3Config(_Model):
+    """Where the cloud copies are; keys are ``${ENV}`` references (else boto3's standard chain)."""
+
     bucket: str
     prefix: str = ""
     endpoint_url: str | None = None
     region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
 
 
 class BackupsConfig(_Model):
@@ -170,6 +184,10 @@ class BackupsConfig(_Model):
     local_retention_days: int = Field(default=7, ge=1)
     s3_retention_days: int = Field(default=30, ge=1)
     scratch_database: str = "tradeai_restore_test"
+    #: Restore drills refuse any scratch database whose whole name does not match this.
+    scratch_pattern: str = r".+_restore_test"
+    #: The nightly job's log (the seed's ``/var/log/mongodb-backup.log``), for the runbook.
+    log_file: str | None = None
 
 
 class LogsConfig(_Model):
@@ -251,6 +269,7 @@ class Environment(_Model):
     mongodb: MongoConfig | None = None
     redis: RedisConfig | None = None
     prometheus: PrometheusConfig | None = None
+    alertmanager: AlertmanagerConfig | None = None
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     backups: BackupsConfig | None = None
     logs: LogsConfig | None = None
@@ -296,6 +315,7 @@ _SECRET_KEYS = {
     "token",
     "api_key",
     "app_key",
+    "secret_access_key",
 }
 
 

@@ -78,6 +78,9 @@ def test_status_of_a_sandbox_never_started(tmp_path: Path) -> None:
         "ai": "disabled",
         "api": "disabled",
         "prometheus": "disabled",
+        "s3": "disabled",
+        "receivers": "disabled",
+        "alertmanager": "disabled",
     }
     assert state.failed() == ()
     with pytest.raises(KeyError, match="did you mean one of"):

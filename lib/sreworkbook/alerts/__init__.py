@@ -5,10 +5,19 @@ alert state machine with :func:`backtest_rules` (or :func:`backtest` on a signal
 score against incidents with :func:`score_instances`; try candidates with :func:`sweep`,
 then :func:`pareto_front` and :func:`recommend`; generate SLO burn-rate rules with
 :func:`burn_rate_rules`.
+
+For a whole rule file on an environment, :func:`tune_environment` does all of that at once;
+:func:`export_bundle` writes ``rules.yml``, a ``promtool`` test file built from real episodes
+and an ``alertmanager.yml`` (:func:`alertmanager_config`), :func:`validate_export` runs the
+real tools on them, and :func:`simulate` replays episodes through the routing
+(:func:`routing_from_config`). The notebooks' views and the runbooks' diagnoses are in
+:mod:`.view`, :mod:`.review`, :mod:`.runbook` and :mod:`.diagnose`.
 """
 
+from sreworkbook.alerts.alertmanager import AlertmanagerFile, RoutingPolicy, alertmanager_config
 from sreworkbook.alerts.backtest import AlertInstance, Episode, backtest, firing_episodes
 from sreworkbook.alerts.durations import format_duration, parse_duration
+from sreworkbook.alerts.export import ExportBundle, export_bundle
 from sreworkbook.alerts.expr import Comparison, split_threshold
 from sreworkbook.alerts.incidents import Incident, read_incidents
 from sreworkbook.alerts.prometheus_api import (
@@ -17,6 +26,7 @@ from sreworkbook.alerts.prometheus_api import (
     evaluate_signal,
     instances_json,
 )
+from sreworkbook.alerts.routing import Routing, routing_from_config
 from sreworkbook.alerts.rules import (
     AlertRule,
     RecordingRule,
@@ -34,28 +44,42 @@ from sreworkbook.alerts.scoring import (
     sweep,
 )
 from sreworkbook.alerts.signal import EvalGrid, Signal, SignalSeries
+from sreworkbook.alerts.simulate import SimAlert, SimulationResult, simulate
 from sreworkbook.alerts.slo import burn_rate_rules, burn_warnings, slo_spec
+from sreworkbook.alerts.tuning import RuleTuning, TuningReport, tune_environment, tune_rules
+from sreworkbook.alerts.validate import ToolCheck, validate_export
 
 __all__ = [
     "AlertInstance",
     "AlertRule",
+    "AlertmanagerFile",
     "Comparison",
     "Episode",
     "EvalGrid",
+    "ExportBundle",
     "Incident",
     "Recommendation",
     "RecordingRule",
+    "Routing",
+    "RoutingPolicy",
     "RuleBacktest",
     "RuleSet",
+    "RuleTuning",
     "Score",
     "Signal",
     "SignalSeries",
+    "SimAlert",
+    "SimulationResult",
     "SweepGrid",
+    "ToolCheck",
+    "TuningReport",
+    "alertmanager_config",
     "backtest",
     "backtest_rules",
     "burn_rate_rules",
     "burn_warnings",
     "evaluate_signal",
+    "export_bundle",
     "firing_episodes",
     "format_duration",
     "instances_json",
@@ -65,8 +89,13 @@ __all__ = [
     "parse_rules",
     "read_incidents",
     "recommend",
+    "routing_from_config",
     "score_instances",
+    "simulate",
     "slo_spec",
     "split_threshold",
     "sweep",
+    "tune_environment",
+    "tune_rules",
+    "validate_export",
 ]

@@ -1,4 +1,5 @@
-"""``sreworkbook alerts ...``: backtest alert rules against a Prometheus history.
+"""``sreworkbook alerts ...``: backtest alert rules against a Prometheus history, and export
+tuned rules, promtool tests and an Alertmanager configuration.
 
 ``register(subparsers)`` adds the ``alerts`` command; each action's handler has the CLI's
 signature ``(args, root, outputs) -> int`` and raises
@@ -147,6 +148,57 @@ def _mark_incidents(
         )
 
 
+def _export(args: argparse.Namespace, root: Path, outputs: Path) -> int:
+    from sreworkbook.alerts.export import export_bundle
+    from sreworkbook.alerts.tuning import tune_environment
+    from sreworkbook.alerts.validate import validate_export
+    from sreworkbook.config import PrometheusConfig, load_environment
+
+    env = load_environment(args.env, root=root)
+    if args.prometheus:
+        url = _prometheus_url(args, root)
+        config = env.prometheus or PrometheusConfig(url=url)
+        env = env.model_copy(update={"prometheus": config.model_copy(update={"url": url})})
+    report = tune_environment(
+        env,
+        root=root,
+        environ=os.environ,
+        rules_file=str(_rules_path(args.rules, root)),
+        window=args.window,
+        interval=args.interval or "",
+        incidents_file=args.incidents or "",
+        timeout_s=args.timeout,
+    )
+    for problem in report.problems:
+        print(f"warning: {problem.title}: {problem.detail}")
+    bundle = export_bundle(
+        report,
+        env,
+        out_dir=Path(args.out).resolve(),
+        outputs=outputs,
+        base_url=args.runbook_base_url or "",
+        secrets_dir=args.secrets_dir,
+        tuned=not args.no_tune,
+    )
+    for tuning in report.tunings:
+        mark = "tuned" if tuning.changed and not args.no_tune else "kept "
+        print(f"{mark} {tuning.rule.name}: {tuning.recommendation.reason}")
+    print(f"{len(bundle.cases)} promtool test case(s) from real episodes")
+    for name, why in bundle.skipped:
+        print(f"  no test for {name}: {why}")
+    for path in bundle.files():
+        print(f"wrote {path}")
+    if args.no_validate:
+        return 0
+    failed = False
+    for check in validate_export(bundle.out_dir):
+        print(f"{check.status.upper():7} {check.name} {check.file}")
+        if check.status == "failed":
+            failed = True
+            print("        " + check.output.replace("\n", "\n        "))
+    return 1 if failed else 0
+
+
 def register(subparsers: Any) -> None:
     """Add ``alerts`` and its actions to the CLI's sub-parsers."""
     alerts = subparsers.add_parser("alerts", help="backtest and tune alert rules")
@@ -169,3 +221,26 @@ def register(subparsers: Any) -> None:
     bt.add_argument("--timeout", type=float, default=30.0, help="seconds per query (default 30)")
     bt.add_argument("--json", action="store_true", help="print the alert instances as JSON")
     bt.set_defaults(handler=_backtest)
+    ex = actions.add_parser(
+        "export",
+        help="write tuned rules.yml, a promtool rules.test.yml and an alertmanager.yml",
+    )
+    ex.add_argument("--env", default="sandbox", help="environment (Prometheus, notifications)")
+    ex.add_argument("--out", required=True, help="folder to write the files into")
+    ex.add_argument("--rules", default="parameters/alerts.yaml", help="rule file to tune")
+    ex.add_argument("--window", default="30d", help="history to tune on (default 30d)")
+    ex.add_argument("--interval", help="evaluation interval for every rule (e.g. 15s)")
+    ex.add_argument("--incidents", help="incidents file (default: the sandbox's own)")
+    ex.add_argument("--prometheus", help="Prometheus URL (default: the environment's)")
+    ex.add_argument(
+        "--runbook-base-url", help="where outputs/ is served, for runbook_url (default: relative)"
+    )
+    ex.add_argument(
+        "--secrets-dir",
+        default="/etc/alertmanager/secrets",
+        help="where Alertmanager reads its secret files (default /etc/alertmanager/secrets)",
+    )
+    ex.add_argument("--no-tune", action="store_true", help="export the rules as written")
+    ex.add_argument("--no-validate", action="store_true", help="skip promtool and amtool")
+    ex.add_argument("--timeout", type=float, default=120.0, help="seconds per query")
+    ex.set_defaults(handler=_export)

@@ -1,11 +1,18 @@
-"""Backups: inventory and policy, the mongodump archive reader/verifier, a pure-pymongo writer.
+"""Backups: inventory and policy, the archive reader/verifier, engines, the restore drill.
 
-inventory  list local and S3 backups; freshness (RPO), retention, size anomalies
-archive    stream-verify a mongodump archive (plain or gzip): counts, CRCs, a verdict
-writer     write the same archive format with pymongo alone
-manifest   NAME.manifest.json beside a verified archive, so it is not read twice
-s3         boto3 client, s3:// URLs, listing and streaming reads
-cli        ``sreworkbook backups verify|list``
+inventory     list local and S3 backups; freshness (RPO), retention, size anomalies
+archive       stream-verify a mongodump archive (plain or gzip): counts, CRCs, a verdict
+writer        write the same archive format with pymongo alone
+manifest      NAME.manifest.json beside a verified archive, so it is not read twice
+verification  verify every copy of an inventory (local manifests, S3 manifest cache)
+s3            boto3 client, s3:// URLs, listing, streaming reads and downloads
+engines       dump/restore: pure pymongo, or the real mongodump/mongorestore
+target        what the restore target can hold (probed), the restore plan
+fingerprint   order-free content hashes of collections, in archives and databases
+drill         the restore drill into a scratch database; drill_report its typed result
+assess        inventory + verification + policy + drill, for the notebook; view draws it
+runbook       the backup-failure runbook's steps
+cli           ``sreworkbook backups verify|list``
 """
 
 from __future__ import annotations
@@ -17,6 +24,18 @@ from sreworkbook.backups.archive import (
     read_prelude,
     verify_archive,
 )
+from sreworkbook.backups.assess import BackupAssessment, assess_backups
+from sreworkbook.backups.drill import DrillOptions, check_scratch, run_drill, select_backup
+from sreworkbook.backups.drill_report import CollectionComparison, DrillResult, Phase
+from sreworkbook.backups.engines import (
+    DumpOutcome,
+    Engine,
+    MongorestoreEngine,
+    PymongoEngine,
+    RestoreOutcome,
+    make_engine,
+)
+from sreworkbook.backups.fingerprint import Fingerprint, fingerprint_archive, fingerprint_database
 from sreworkbook.backups.inventory import (
     BackupObject,
     Inventory,
@@ -37,34 +56,58 @@ from sreworkbook.backups.report import (
     Prelude,
     Verdict,
 )
+from sreworkbook.backups.target import RestorePlan, plan_restore
+from sreworkbook.backups.verification import VerificationSummary, verify_inventory
 from sreworkbook.backups.writer import CollectionDump, WriteResult, dump_database, write_archive
 
 __all__ = [
     "ArchiveError",
     "ArchiveHeader",
     "ArchiveReport",
+    "BackupAssessment",
     "BackupObject",
     "CachedVerification",
+    "CollectionComparison",
     "CollectionDump",
     "CollectionMetadata",
     "CollectionReport",
+    "DrillOptions",
+    "DrillResult",
+    "DumpOutcome",
+    "Engine",
+    "Fingerprint",
     "Inventory",
     "Manifest",
+    "MongorestoreEngine",
+    "Phase",
     "PolicyReport",
     "Prelude",
+    "PymongoEngine",
+    "RestoreOutcome",
+    "RestorePlan",
     "Tier",
     "Verdict",
+    "VerificationSummary",
     "WriteResult",
+    "assess_backups",
+    "check_scratch",
     "collect",
     "dump_database",
     "evaluate_policy",
+    "fingerprint_archive",
+    "fingerprint_database",
     "iter_batches",
     "iter_documents",
     "list_local",
     "list_s3",
+    "make_engine",
     "parse_timestamp",
+    "plan_restore",
     "read_prelude",
+    "run_drill",
+    "select_backup",
     "verify_archive",
     "verify_cached",
+    "verify_inventory",
     "write_archive",
 ]

@@ -19,7 +19,7 @@ from sreworkbook.backups.archive import verify_archive
 from sreworkbook.backups.inventory import Tier, collect, evaluate_policy
 from sreworkbook.backups.manifest import load_manifest, verify_cached
 from sreworkbook.backups.report import ArchiveReport, Verdict
-from sreworkbook.backups.s3 import make_client, open_object
+from sreworkbook.backups.s3 import client_for, make_client, open_object
 from sreworkbook.config import load_environment
 from sreworkbook.exceptions import MissingFileError, ParameterError
 
@@ -55,8 +55,7 @@ def _s3_client(args: argparse.Namespace, root: Path) -> Any:
     s3 = env.backups.s3 if env.backups else None
     if s3 is None:
         return make_client()
-    endpoint = env.secret(s3.endpoint_url, os.environ) if s3.endpoint_url else None
-    return make_client(endpoint_url=endpoint, region=s3.region)
+    return client_for(s3, resolve=lambda value: env.secret(value, os.environ))
 
 
 def verify_command(

@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sreworkbook.backups.s3 import list_objects, make_client
+from sreworkbook.backups.s3 import client_for, list_objects
 from sreworkbook.config import BackupsConfig
 from sreworkbook.exceptions import MissingFileError, ParameterError, WorkbookError
 from sreworkbook.results import Finding, Status, worst
@@ -342,9 +342,8 @@ def collect(
     if config.s3:
         tiers.add(Tier.S3)
         s3 = config.s3
-        endpoint = resolve(s3.endpoint_url) if s3.endpoint_url else None
         try:
-            client = s3_client or make_client(endpoint_url=endpoint, region=s3.region)
+            client = s3_client or client_for(s3, resolve=resolve)
             inventory += list_s3(
                 resolve(s3.bucket), resolve(s3.prefix), client=client, pattern=config.name_pattern
             )

@@ -19,7 +19,7 @@ from sreworkbook.secrets import references
 __all__ = ["COMPONENTS", "Context", "Endpoint", "Layout", "endpoint_of"]
 
 #: Every component, in start order.
-COMPONENTS = ("redis", "mongodb", "ai", "api", "prometheus")
+COMPONENTS = ("redis", "mongodb", "ai", "api", "prometheus", "s3", "receivers", "alertmanager")
 
 _LOOPBACK = {"127.0.0.1", "localhost"}
 _DEFAULT_PORTS = {"http": 80, "https": 443, "redis": 6379, "mongodb": 27017}
@@ -54,6 +54,14 @@ def _url_of(env: Environment, name: str) -> str | None:
             return env.redis.url if env.redis else None
         case "mongodb":
             return env.mongodb.uri if env.mongodb else None
+        case "s3":
+            s3 = env.backups.s3 if env.backups else None
+            return s3.endpoint_url if s3 else None
+        case "receivers":
+            slack = env.notifications.slack
+            return slack.webhook_url if slack else None
+        case "alertmanager":
+            return env.alertmanager.url if env.alertmanager else None
     raise KeyError(
         f"unknown sandbox component {name!r}, did you mean one of: {', '.join(COMPONENTS)}"
     )

@@ -1,5 +1,6 @@
 """The sandbox's Prometheus: the Debian binary, 30 days of backfilled history, scraping the
-demo API every 15 s."""
+demo API every 15 s, evaluating the seed's alert rules and sending alerts to the sandbox's
+Alertmanager."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import yaml
 
 from sreworkbook.config import PrometheusConfig
 from sreworkbook.exceptions import SandboxError
+from sreworkbook.sandbox.alertmanager_server import write_rule_files
 from sreworkbook.sandbox.backfill import load_history
 from sreworkbook.sandbox.history import HistorySpec
 from sreworkbook.sandbox.layout import Context, endpoint_of
@@ -22,8 +24,16 @@ NAME = "prometheus"
 RETENTION = "60d"
 
 
-def prometheus_config(job: str, targets: list[str], *, scrape_interval: str = "15s") -> str:
-    """The ``prometheus.yml`` the sandbox runs: one job scraping the demo API."""
+def prometheus_config(
+    job: str,
+    targets: list[str],
+    *,
+    scrape_interval: str = "15s",
+    rule_files: list[str] | None = None,
+    alertmanagers: list[str] | None = None,
+) -> str:
+    """The ``prometheus.yml`` the sandbox runs: one job scraping the demo API, and the rules
+    it evaluates and the Alertmanagers it sends alerts to, when given."""
     config: dict[str, Any] = {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
         "scrape_configs": [
@@ -34,6 +44,10 @@ def prometheus_config(job: str, targets: list[str], *, scrape_interval: str = "1
             }
         ],
     }
+    if rule_files:
+        config["rule_files"] = rule_files
+    if alertmanagers:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": alertmanagers}]}]}
     return "# Written by `sreworkbook sandbox up`; edits are overwritten.\n" + yaml.safe_dump(
         config, sort_keys=False
     )
@@ -76,13 +90,28 @@ def start_prometheus(ctx: Context) -> Record:
         history = report.summary()
         ctx.log(f"{NAME}: {history}")
     config = home / "prometheus.yml"
-    config.write_text(prometheus_config(job, [api.address] if api else []), encoding="utf-8")
+    rule_files = [write_rule_files(ctx, home / "rules")]
+    try:
+        manager = endpoint_of(ctx.env, "alertmanager")
+    except SandboxError:
+        manager = None  # reported by the alertmanager component itself
+    config.write_text(
+        prometheus_config(
+            job,
+            [api.address] if api else [],
+            rule_files=rule_files,
+            alertmanagers=[manager.address] if manager else None,
+        ),
+        encoding="utf-8",
+    )
     argv = [
         binary,
         f"--config.file={config}",
         f"--web.listen-address={where.address}",
         f"--storage.tsdb.path={tsdb}",
         f"--storage.tsdb.retention.time={RETENTION}",
+        # Alerts evaluated before Alertmanager is discovered are dropped; resend soon (not 1 m).
+        "--rules.alert.resend-delay=10s",
     ]
     out = ctx.layout.out(NAME)
     pid, ticks = spawn(NAME, argv, log_path=out, cwd=home)

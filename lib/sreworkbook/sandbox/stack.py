@@ -15,11 +15,14 @@ from pathlib import Path
 
 from sreworkbook.config import Environment
 from sreworkbook.exceptions import SandboxError
+from sreworkbook.sandbox.alertmanager_server import start_alertmanager
 from sreworkbook.sandbox.layout import COMPONENTS, Context, Layout, endpoint_of
 from sreworkbook.sandbox.mongo_server import start_mongodb, stop_container
 from sreworkbook.sandbox.process import stop_group
 from sreworkbook.sandbox.prometheus_server import start_prometheus
+from sreworkbook.sandbox.receivers_server import start_receivers
 from sreworkbook.sandbox.redis_server import start_redis
+from sreworkbook.sandbox.s3_server import start_s3
 from sreworkbook.sandbox.services import start_ai, start_api
 from sreworkbook.sandbox.state import (
     DISABLED,
@@ -43,6 +46,9 @@ def _starters() -> dict[str, Starter]:
         "ai": start_ai,
         "api": start_api,
         "prometheus": start_prometheus,
+        "receivers": start_receivers,
+        "alertmanager": start_alertmanager,
+        "s3": start_s3,
     }
 
 

@@ -1,0 +1,202 @@
+"""The backup notebook's whole question in one call: are the backups good, and do they restore?
+
+:func:`assess_backups` lists the inventory (local folder and S3), verifies every copy (or only
+the one drilled), judges the policy (freshness against the RPO with corrupt copies not counted,
+retention, size anomalies), runs the restore drill and folds it all into one
+:class:`BackupAssessment`: status, headline, metrics and findings, with the parts kept for the
+tables and charts of :mod:`sreworkbook.backups.view`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sreworkbook.backups.drill import DrillOptions, run_drill, select_backup
+from sreworkbook.backups.drill_report import DrillResult
+from sreworkbook.backups.engines import Engine, make_engine
+from sreworkbook.backups.inventory import Inventory, PolicyReport, collect, evaluate_policy
+from sreworkbook.backups.s3 import client_for
+from sreworkbook.backups.verification import (
+    BackupVerification,
+    VerificationSummary,
+    verify_inventory,
+)
+from sreworkbook.config import BackupsConfig, Environment
+from sreworkbook.exceptions import ParameterError
+from sreworkbook.results import Finding, Status, worst
+
+__all__ = ["BackupAssessment", "assess_backups"]
+
+
+@dataclass(frozen=True)
+class BackupAssessment:
+    """Inventory, policy, verification and drill of one environment's backups."""
+
+    config: BackupsConfig
+    inventory: Inventory
+    listing_findings: tuple[Finding, ...]
+    policy: PolicyReport
+    verification: VerificationSummary
+    drill: DrillResult | None
+    now: dt.datetime
+
+    def findings(self) -> tuple[Finding, ...]:
+        """The drill's first, then listing problems, verification and policy."""
+        drill = self.drill.findings if self.drill else ()
+        return (
+            *drill,
+            *self.listing_findings,
+            *self.verification.findings(),
+            *self.policy.findings,
+        )
+
+    @property
+    def status(self) -> Status:
+        return worst((f.severity for f in self.findings()), default=Status.OK)
+
+    def headline(self) -> str:
+        """E.g. "Latest backup 6 h old, verified, restored in 42 s: OK"."""
+        newest, age = self.policy.newest, self.policy.age_h
+        if newest is None or age is None:
+            return f"No good backup found: {self.status.value}"
+        rpo = self.config.rpo_hours
+        parts = [f"Latest backup {age:.0f} h old" + (f" (RPO {rpo:g} h)" if age > rpo else "")]
+        drill = self.drill
+        if drill is not None and drill.verification is not None:
+            verdict = drill.verification.verdict.value
+            parts.append("verified" if verdict == "ok" else verdict.upper())
+        if drill is not None:
+            parts.append(drill.summary())
+        return f"{', '.join(parts)}: {self.status.value}"
+
+    def metrics(self) -> dict[str, float]:
+        out = dict(self.policy.metrics)
+        if self.drill is not None:
+            out.update(self.drill.metrics())
+        out["backups_verified"] = float(self.verification.verified)
+        out["backups_corrupt"] = float(self.verification.corrupt)
+        out["backups_listed"] = float(len(self.inventory.objects))
+        return out
+
+
+def _drilled_only(drill: DrillResult | None) -> VerificationSummary:
+    """The drilled copy's verification, when the whole inventory was not verified."""
+    if drill is None or drill.backup is None or drill.verification is None:
+        return VerificationSummary(())
+    report = drill.verification
+    checked = BackupVerification(drill.backup, report.verdict, report.documents, report.findings)
+    return VerificationSummary((checked,))
+
+
+def assess_backups(
+    environment: Environment,
+    *,
+    environ: Mapping[str, str],
+    root: Path,
+    now: dt.datetime,
+    backup: str = "",
+    engine: str = "auto",
+    tier: str = "auto",
+    compare_live: bool = False,
+    replace_scratch: bool = False,
+    verify_all: bool = True,
+    drill: bool = True,
+    cache_dir: Path | None = None,
+    client: Any = None,
+    s3_client: Any = None,
+    restore_engine: Engine | None = None,
+) -> BackupAssessment:
+    """Everything the backup drill notebook shows, for ``environment``.
+
+    ``cache_dir`` keeps the manifests of verified S3 copies. ``client``/``s3_client``/
+    ``restore_engine`` default to ones built from the environment (references resolved
+    here, at connection time). Bad input (no ``backups`` or ``mongodb`` section, an unknown
+    engine or backup name) raises :class:`ParameterError`.
+    """
+    config = environment.backups
+    if config is None:
+        raise ParameterError("no backups section", source=environment.source_file, key="backups")
+
+    def resolve(value: str) -> str:
+        return environment.secret(value, environ)
+
+    if s3_client is None and config.s3 is not None:
+        s3_client = client_for(config.s3, resolve=resolve)
+    inventory, listing, tiers = collect(config, root=root, resolve=resolve, s3_client=s3_client)
+    if backup:
+        select_backup(inventory, name=backup, tier=tier)  # an unknown name is bad input
+    result = None
+    if drill:
+        result = _drill(
+            environment, config, inventory, environ=environ, root=root, backup=backup,
+            engine=engine, tier=tier, compare_live=compare_live, replace_scratch=replace_scratch,
+            client=client, s3_client=s3_client, restore_engine=restore_engine,
+        )  # fmt: skip
+    if verify_all:
+        verification = verify_inventory(
+            inventory.objects, now=now, s3_client=s3_client, cache_dir=cache_dir
+        )
+    else:
+        verification = _drilled_only(result)
+    policy = evaluate_policy(
+        inventory.objects,
+        now=now,
+        rpo_hours=config.rpo_hours,
+        local_retention_days=config.local_retention_days,
+        s3_retention_days=config.s3_retention_days,
+        tiers=tiers,
+        bad=verification.bad_names(),
+    )
+    return BackupAssessment(config, inventory, listing, policy, verification, result, now)
+
+
+def _drill(
+    environment: Environment,
+    config: BackupsConfig,
+    inventory: Inventory,
+    *,
+    environ: Mapping[str, str],
+    root: Path,
+    backup: str,
+    engine: str,
+    tier: str,
+    compare_live: bool,
+    replace_scratch: bool,
+    client: Any,
+    s3_client: Any,
+    restore_engine: Engine | None,
+) -> DrillResult:
+    if environment.mongodb is None:
+        raise ParameterError(
+            "no mongodb section: nowhere to restore to",
+            source=environment.source_file,
+            key="mongodb",
+        )
+    options = DrillOptions.from_config(
+        config,
+        source_database=environment.mongodb.database,
+        backup=backup,
+        tier=tier,
+        compare_live=compare_live,
+        replace_scratch=replace_scratch,
+    )
+    uri = environment.secret(environment.mongodb.uri, environ, key="mongodb.uri")
+    owned = client is None
+    if client is None:
+        import pymongo
+
+        client = pymongo.MongoClient(
+            uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, socketTimeoutMS=600_000
+        )
+    try:
+        chosen = restore_engine or make_engine(engine, client=client, uri=uri, root=root)
+        return run_drill(
+            inventory, client=client, engine=chosen, options=options, s3_client=s3_client
+        )
+    finally:
+        if owned:
+            client.close()

@@ -1,0 +1,158 @@
+"""The sandbox's Alertmanager (Debian ``prometheus-alertmanager``) and the rules its Prometheus
+evaluates.
+
+Alertmanager listens on ``alertmanager.url``'s loopback port, without clustering
+(``--cluster.listen-address=``), with the workbook's routing (:mod:`sreworkbook.alerts.alertmanager`)
+pointed at the local receivers: Slack and PagerDuty posts go to the webhook receiver (PagerDuty
+on ``/pagerduty/v2/enqueue`` with a dummy key when the environment has no PagerDuty), e-mail
+to the SMTP sink without TLS. Timings are short so that a demo alert arrives in seconds.
+
+The sandbox's Prometheus loads every ``*.yml`` in its ``rules/`` folder: the seed's rules from
+``parameters/alerts.yaml`` as Prometheus reads them, and a ``Watchdog`` that always fires (the
+usual dead man's switch) and is routed to the receiver's ``/heartbeat``. Drop more rule files
+there to try them live.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sreworkbook.alerts._yaml import dump_yaml
+from sreworkbook.alerts.alertmanager import AlertmanagerFile, RoutingPolicy, alertmanager_config
+from sreworkbook.alerts.export import prometheus_rule_file
+from sreworkbook.alerts.rules import load_rules
+from sreworkbook.config import Environment, load_yaml
+from sreworkbook.exceptions import ParameterError, SandboxError
+from sreworkbook.sandbox.layout import Context, endpoint_of
+from sreworkbook.sandbox.process import http_ok, port_open, spawn, wait_ready
+from sreworkbook.sandbox.state import RUNNING, Record
+
+__all__ = [
+    "SANDBOX_POLICY",
+    "WATCHDOG_RULES",
+    "sandbox_alertmanager_config",
+    "start_alertmanager",
+    "write_rule_files",
+]
+
+NAME = "alertmanager"
+#: Quick enough for a demo: the first notification of a group after 2 s.
+SANDBOX_POLICY = RoutingPolicy(group_wait_ms=2_000, group_interval_ms=30_000)
+#: Always firing, so that a silent alerting pipeline is noticed.
+WATCHDOG_RULES: dict[str, Any] = {
+    "groups": [
+        {
+            "name": "sandbox-heartbeat",
+            "interval": "5s",
+            "rules": [
+                {
+                    "alert": "Watchdog",
+                    "expr": "vector(1)",
+                    "labels": {"severity": "none"},
+                    "annotations": {
+                        "summary": "The alerting pipeline works",
+                        "description": "Always firing: if it stops arriving, alerts are lost.",
+                    },
+                }
+            ],
+        }
+    ]
+}
+
+
+def _binary() -> str | None:
+    for name in ("prometheus-alertmanager", "alertmanager"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def sandbox_alertmanager_config(env: Environment) -> AlertmanagerFile:
+    """The routing of the exported configuration, pointed at the local receivers."""
+    hook = endpoint_of(env, "receivers")
+    if hook is None:
+        return alertmanager_config(env.notifications, policy=SANDBOX_POLICY, secrets="inline")
+    base = urlsplit(hook.url)._replace(path="", query="").geturl()
+    return alertmanager_config(
+        env.notifications,
+        policy=SANDBOX_POLICY,
+        secrets="inline",
+        environ={},
+        pagerduty_url=f"{base}/pagerduty/v2/enqueue",
+        pagerduty_routing_key="sandbox-routing-key"
+        if env.notifications.pagerduty is None
+        else None,
+        first_routes=[
+            {
+                "receiver": "heartbeat",
+                "matchers": ['alertname="Watchdog"'],
+                "group_wait": "1s",
+                "repeat_interval": "1h",
+            }
+        ],
+        extra_receivers=[
+            {
+                "name": "heartbeat",
+                "webhook_configs": [{"url": f"{base}/heartbeat", "send_resolved": False}],
+            }
+        ],
+    )
+
+
+def write_rule_files(ctx: Context, folder: Path) -> str:
+    """Write the seed's rules and the Watchdog into ``folder``; the ``rule_files`` glob."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "watchdog.yml").write_text(dump_yaml(WATCHDOG_RULES), encoding="utf-8")
+    source = ctx.layout.root / "parameters" / "alerts.yaml"
+    try:
+        rules = load_rules(source)
+        document = prometheus_rule_file(load_yaml(source), rules.alerts)
+    except ParameterError as exc:
+        ctx.log(f"prometheus: the seed's rules are not loaded — {exc}")
+    else:
+        (folder / "tradeai.yml").write_text(
+            f"# From {source}; written by `sreworkbook sandbox up`.\n" + dump_yaml(document),
+            encoding="utf-8",
+        )
+    return str(folder / "*.yml")
+
+
+def start_alertmanager(ctx: Context) -> Record:
+    """Write the configuration and start Alertmanager on the environment's port."""
+    where = ctx.endpoint(NAME)
+    binary = _binary()
+    if binary is None:
+        raise SandboxError(
+            "no prometheus-alertmanager on PATH (Debian: apt-get install prometheus-alertmanager)",
+            component=NAME,
+        )
+    if port_open(where.host, where.port):
+        raise SandboxError(
+            f"port {where.address} is already in use by another process", component=NAME
+        )
+    home = ctx.layout.dir(NAME)
+    config = home / "alertmanager.yml"
+    config.write_text(
+        sandbox_alertmanager_config(ctx.env).to_yaml(written_by="sreworkbook sandbox up"),
+        encoding="utf-8",
+    )
+    argv = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.path={home / 'data'}",
+        f"--web.listen-address={where.address}",
+        f"--web.external-url={where.http}",
+        "--cluster.listen-address=",
+        "--log.level=info",
+    ]
+    out = ctx.layout.out(NAME)
+    pid, ticks = spawn(NAME, argv, log_path=out, cwd=home)
+    wait_ready(NAME, lambda: http_ok(where.http + "/-/ready"), pid=pid, timeout_s=30, log_path=out)
+    return Record(
+        NAME, RUNNING, pid, ticks, where.url, f"{Path(binary).name}, routing to the local receivers",
+        backend="alertmanager",
+    )  # fmt: skip

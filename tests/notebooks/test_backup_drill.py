@@ -1,0 +1,103 @@
+"""The backup drill notebook and the backup-failure runbook end to end on the real sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pymongo
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.notebook, pytest.mark.integration]
+METRICS = {
+    "backup_age_h", "rpo_h", "rto_s", "restored_docs", "mismatched_collections",
+    "backups_verified", "backups_corrupt",
+}  # fmt: skip
+
+
+def run(
+    outputs: Path, notebook: str, env_file: Path, *params: str
+) -> subprocess.CompletedProcess[str]:
+    args = [sys.executable, "-m", "sreworkbook", "--root", str(ROOT), "--outputs", str(outputs)]
+    args += ["run", notebook, "--env", str(env_file)]
+    for pair in zip(params[::2], params[1::2], strict=True):
+        args += ["-p", *pair]
+    return subprocess.run(
+        args, capture_output=True, text=True, timeout=600, check=False, env=dict(os.environ)
+    )
+
+
+def last(outputs: Path) -> tuple[dict[str, Any], str]:
+    summary = json.loads((outputs / "ledger.jsonl").read_text().splitlines()[-1])
+    return summary, (outputs / summary["report"]).read_text()
+
+
+def scratch_left(sandbox: Any) -> list[str]:
+    with pymongo.MongoClient(sandbox.env.mongodb.uri, serverSelectionTimeoutMS=5000) as client:
+        return [n for n in client.list_database_names() if n.endswith("_restore_test")]
+
+
+def test_the_drill_finds_every_planted_problem_and_restores(sandbox: Any, tmp_path: Path) -> None:
+    sandbox.require("mongodb", "s3")
+    done = run(tmp_path, "backup_restore_drill", sandbox.env_file)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary, report = last(tmp_path)
+    assert summary["status"] == "WARN", summary["findings"]
+    assert set(summary["metrics"]) >= METRICS, summary["metrics"]
+    metrics = summary["metrics"]
+    assert metrics["mismatched_collections"] == 0 and metrics["restored_docs"] == 5000
+    assert metrics["backups_verified"] == 41 and metrics["backups_corrupt"] == 3
+    assert metrics["backup_age_h"] < metrics["rpo_h"] == 24
+    assert (
+        summary["headline"].startswith("Latest backup ")
+        and "verified, restored in" in (summary["headline"])
+    )
+    titles = [f["title"] for f in summary["findings"]]
+    assert sum("fails verification: corrupt" in t for t in titles) == 2  # local and S3 copies
+    assert sum("fails verification: incomplete" in t for t in titles) == 1  # the cut upload
+    assert "1 night(s) without a backup in s3" in titles
+    assert any("smaller than usual" in t for t in titles)
+    assert not [f for f in summary["findings"] if f["severity"] == "CRIT"]
+    assert scratch_left(sandbox) == []
+    assert "Plotly.newPlot" in report and "Per-collection comparison" in report
+    assert "assess_backups" not in report  # no code in the report
+    # A second run draws the restore time trend from the ledger, and reuses the manifests.
+    again = run(tmp_path, "backup_restore_drill", sandbox.env_file, "verify_all", "true")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len((tmp_path / "ledger.jsonl").read_text().splitlines()) == 2
+
+
+def test_drilling_a_corrupt_backup_is_crit_and_cleans_up(sandbox: Any, tmp_path: Path) -> None:
+    sandbox.require("mongodb", "s3")
+    import datetime as dt
+
+    from sreworkbook.sandbox.s3_server import plan_nights
+
+    corrupt = next(n for n in plan_nights(dt.datetime.now(dt.UTC)) if n.kind == "bad-crc")
+    done = run(
+        tmp_path, "backup_restore_drill", sandbox.env_file,
+        "backup", corrupt.name, "verify_all", "false",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    summary, _ = last(tmp_path)
+    assert summary["status"] == "CRIT" and "verify FAILED" in summary["headline"]
+    assert "rto_s" not in summary["metrics"]
+    assert scratch_left(sandbox) == []
+
+
+def test_the_runbook_walks_the_checks(sandbox: Any, tmp_path: Path) -> None:
+    sandbox.require("mongodb", "s3")
+    done = run(tmp_path, "backup_failure", sandbox.env_file)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary, report = last(tmp_path)
+    steps = {f["title"]: f for f in summary["findings"]}
+    assert {"last good backup", "disk space", "S3 access", "MongoDB", "backup log"} <= set(steps)
+    assert steps["S3 access"]["severity"] == "OK"
+    assert "upload to s3://tradeai-backups/mongodb/" in steps["backup log"]["detail"]
+    assert summary["metrics"]["s3_reachable"] == 1 and summary["metrics"]["backups_corrupt"] == 3
+    assert "0 2 * * *" in report and "mongorestore" in report and "--nsTo" in report
