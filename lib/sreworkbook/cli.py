@@ -7,6 +7,7 @@ Exit codes (README, "Exit codes"): 0 OK or WARN, 1 CRIT or UNKNOWN, 2 a notebook
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -113,11 +114,19 @@ def _root(*, optional: bool) -> Path:
         raise
 
 
+def _quiet_kernel_logs() -> None:
+    """A refused or failed run shuts its kernel down mid-flight; the ZMQ/tornado machinery
+    then logs tracebacks that say nothing to the user (the run's own message does)."""
+    for name in ("tornado.general", "tornado.application", "traitlets", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     from sreworkbook.reports import RunRequest
     from sreworkbook.reports.cli import run_to_outputs
     from sreworkbook.reports.storage import open_outputs
 
+    _quiet_kernel_logs()
     outcome, report = run_to_outputs(
         open_outputs(args.outputs_url),
         RunRequest(
