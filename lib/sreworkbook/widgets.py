@@ -1,4 +1,5 @@
-"""ipywidgets controls for JupyterLab: change window, route or environment without re-running.
+"""ipywidgets controls for JupyterLab: change window, route, environment or a log search
+without re-running.
 
 In a headless run the controls are built but draw nothing until a user touches them, so the
 scheduled report pays nothing for them (and the report leaves widgets out).
@@ -7,8 +8,9 @@ scheduled report pays nothing for them (and the report leaves widgets out).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 from IPython.display import display
@@ -16,7 +18,10 @@ from IPython.display import display
 from sreworkbook.config import load_environment
 from sreworkbook.exceptions import WorkbookError
 
-__all__ = ["WINDOWS", "dashboard_explorer", "environment_names"]
+if TYPE_CHECKING:
+    from sreworkbook.incidents import Exploration
+
+__all__ = ["LOG_WINDOWS", "WINDOWS", "dashboard_explorer", "environment_names", "log_explorer"]
 
 WINDOWS = ("1h", "6h", "24h", "7d", "30d")
 
@@ -75,3 +80,57 @@ def dashboard_explorer(
     for picker in (env_picker, window_picker, route_picker):
         picker.observe(redraw, names="value")
     return widgets.VBox([widgets.HBox([env_picker, route_picker]), window_picker, out])
+
+
+#: The log explorer's windows: the exploration's own, or the last hour(s) or days before now.
+LOG_WINDOWS = ("focus", "1h", "6h", "24h", "7d")
+
+
+def log_explorer(
+    found: Exploration, *, now: Callable[[], datetime], rows: int = 200
+) -> widgets.VBox:
+    """Window, level, text and correlation-ID controls over a table and a chart of log lines.
+
+    ``found`` is the notebook's :class:`~sreworkbook.incidents.Exploration`: its log store, and
+    its focus as the ``focus`` window. A correlation ID shows that request's trace instead.
+    """
+    from sreworkbook.incidents import trace
+    from sreworkbook.incidents import view as incident_view
+    from sreworkbook.incidents.exploration import LEVELS, search
+    from sreworkbook.timeutil import parse_duration
+
+    window = widgets.ToggleButtons(options=list(LOG_WINDOWS), value="focus", description="Window")
+    level = widgets.Dropdown(options=["any", *LEVELS], value="any", description="Level")
+    text = widgets.Text(description="Text", placeholder="any text", continuous_update=False)
+    cid = widgets.Text(description="Request", placeholder="correlation ID", continuous_update=False)
+    out = widgets.Output()
+    with out:
+        display(widgets.HTML("<i>Change a control to search the logs here.</i>"))
+
+    def redraw(_: object = None) -> None:
+        out.clear_output(wait=True)
+        with out:
+            if found.store is None:
+                display(widgets.HTML(f"<b>No logs to search:</b> {found.problem}"))
+                return
+            start, end = found.focus.start, found.focus.end
+            if window.value != "focus":
+                end = now()
+                start = end - timedelta(seconds=parse_duration(window.value, name="window"))
+            try:
+                if cid.value.strip():
+                    traced = trace(found.store, cid.value, start=start, end=end)
+                    display(widgets.HTML(incident_view.trace_table(traced)))
+                    return
+                levels = frozenset() if level.value == "any" else frozenset({level.value})
+                lines, counts, label = search(
+                    found.store, start, end, levels=levels, text=text.value.strip()
+                )
+                display(incident_view.lines_figure(counts, f"Lines matching {label}"))
+                display(lines.head(rows))
+            except WorkbookError as exc:
+                display(widgets.HTML(f"<b>Cannot search:</b> {exc}"))
+
+    for control in (window, level, text, cid):
+        control.observe(redraw, names="value")
+    return widgets.VBox([window, widgets.HBox([level, text, cid]), out])

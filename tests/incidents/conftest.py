@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -30,3 +31,20 @@ def winston(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, A
         tmp_path_factory.getbasetemp() / "winston-logs"
     )
     return result
+
+
+@pytest.fixture(scope="session")
+def sandbox_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The sandbox's generated log history for yesterday and today (the error spike is
+    yesterday's), with its truth: the same generator ``sandbox up`` runs, for a fixed day."""
+    from datetime import UTC, datetime
+
+    from sreworkbook.sandbox.log_history import LogHistorySpec, ensure_log_history
+
+    out = tmp_path_factory.mktemp("sandbox-logs")
+    now = datetime(2026, 11, 28, 20, 41, 39, tzinfo=UTC)
+    ensure_log_history(
+        out / "logs", LogHistorySpec.ending(now, days=1), truth_file=out / "truth.json"
+    )
+    truth: dict[str, Any] = json.loads((out / "truth.json").read_text())
+    return out / "logs", truth

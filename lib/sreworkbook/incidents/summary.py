@@ -4,7 +4,9 @@ The error rate of a bucket is failed requests (a line with ``statusCode`` ≥ 50
 (lines with a ``statusCode``), the ratio the Prometheus alert uses, so the two can be lined up;
 ``errors`` counts error-level lines. The failed-request estimate counts distinct correlation
 IDs that have a 5xx or an error line, plus 5xx lines without an ID; error lines without an ID
-(a background job, a lost connection) are errors but not failed requests.
+(a background job, a lost connection) are errors but not failed requests. The first failing
+request is the one whose failing line comes first; with ``keep_requests`` the summary also keeps
+every completed request (time, route, duration, failed) for latency and line-ups.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class _Pass:
     route_ids: dict[str, set[str]] = field(default_factory=dict)
     route_anonymous: Counter[str] = field(default_factory=Counter)
     users: set[str] = field(default_factory=set)
+    user_ids: dict[str, set[str]] = field(default_factory=dict)
+    first_failed: tuple[pd.Timestamp, str] | None = None
+    keep_requests: bool = False
+    completed: list[pd.DataFrame] = field(default_factory=list)
 
     def add(self, frame: pd.DataFrame) -> None:
         status = frame["statusCode"]
@@ -75,6 +81,22 @@ class _Pass:
         self.failed_ids.update(bad["correlationId"].dropna().astype(str))
         self.failed_without_id += int((failed & ~has_id).sum())
         self.users.update(bad["userId"].dropna().astype(str))
+        self._first_failed(bad)
+        for user, cid in zip(bad["userId"], bad["correlationId"], strict=True):
+            if isinstance(user, str) and isinstance(cid, str):
+                self.user_ids.setdefault(user, set()).add(cid)
+        if self.keep_requests and request.any():
+            done = frame[request]
+            self.completed.append(
+                pd.DataFrame(
+                    {
+                        "ts": done["ts"],
+                        "route": route_of(done),
+                        "duration_ms": done["duration_ms"],
+                        "failed": failed[request],
+                    }
+                )
+            )
         for route, cid in zip(route_of(bad), bad["correlationId"], strict=True):
             if route is None or route != route:
                 continue
@@ -82,6 +104,29 @@ class _Pass:
                 self.route_ids.setdefault(str(route), set()).add(cid)
             else:
                 self.route_anonymous[str(route)] += 1
+
+    def _first_failed(self, bad: pd.DataFrame) -> None:
+        named = bad[bad["correlationId"].notna()]
+        if named.empty:
+            return
+        at = int(named["ts"].to_numpy().argmin())  # the first of equal times: the file's order
+        when, cid = named["ts"].iloc[at], str(named["correlationId"].iloc[at])
+        if self.first_failed is None or when < self.first_failed[0]:
+            self.first_failed = (when, cid)
+
+    def requests_frame(self) -> pd.DataFrame:
+        """Every completed request seen (``keep_requests``), in time order."""
+        if not self.completed:
+            return pd.DataFrame(
+                {
+                    "ts": pd.Series(dtype="datetime64[ns, UTC]"),
+                    "route": pd.Series(dtype=object),
+                    "duration_ms": pd.Series(dtype="float64"),
+                    "failed": pd.Series(dtype=bool),
+                }
+            )
+        frame = pd.concat(self.completed, ignore_index=True)
+        return frame.sort_values("ts", kind="stable", ignore_index=True)
 
     def rate(self, start: datetime, end: datetime) -> pd.DataFrame:
         step = pd.Timedelta(self.bucket)
@@ -103,11 +148,12 @@ def _scan(
     bucket: timedelta,
     levels: Iterable[str],
     layout: LogLayout,
+    keep_requests: bool = False,
 ) -> tuple[_Pass, ScanStats]:
     if bucket <= timedelta(0):
         raise ParameterError("must be positive", key="bucket")
     scanner = LogScanner(store, LogFilter(start=start, end=end), layout=layout, extras=False)
-    acc = _Pass(bucket, frozenset(level.lower() for level in levels))
+    acc = _Pass(bucket, frozenset(level.lower() for level in levels), keep_requests=keep_requests)
     for frame in scanner.frames():
         acc.add(frame)
     return acc, scanner.stats
@@ -143,6 +189,9 @@ class IncidentSummary:
     affected_users: int
     rate: pd.DataFrame
     stats: ScanStats
+    top_users: tuple[tuple[str, int], ...] = ()  # user → failed requests, most first
+    first_failed_id: str | None = None  # the correlation ID of the first failing request
+    requests_seen: pd.DataFrame | None = None  # with keep_requests: ts, route, duration_ms, failed
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -204,9 +253,10 @@ def summarise(
     bucket: timedelta = timedelta(minutes=1),
     levels: Iterable[str] = ERROR_LEVELS,
     layout: LogLayout = DEFAULT_LAYOUT,
+    keep_requests: bool = False,
 ) -> IncidentSummary:
     """Summarise ``[start, end)`` in one pass: groups, first error, routes, failed requests."""
-    acc, stats = _scan(store, start, end, bucket, levels, layout)
+    acc, stats = _scan(store, start, end, bucket, levels, layout, keep_requests)
     errors = pd.concat(acc.errors, ignore_index=True) if acc.errors else pd.DataFrame(columns=_KEEP)
     errors = errors.sort_values("ts", kind="stable") if len(errors) else errors
     routes = Counter({r: len(ids) for r, ids in acc.route_ids.items()}) + acc.route_anonymous
@@ -220,8 +270,15 @@ def summarise(
         first_error_at=errors["ts"].iloc[0].to_pydatetime() if len(errors) else None,
         first_error=str(errors["message"].iloc[0]) if len(errors) else None,
         groups=group_errors(errors, levels=acc.levels) if len(errors) else (),
-        affected_routes=tuple(sorted(routes.items(), key=lambda kv: (-kv[1], kv[0]))),
+        affected_routes=_ranked(dict(routes)),
         affected_users=len(acc.users),
         rate=rate,
         stats=stats,
+        top_users=_ranked({u: len(ids) for u, ids in acc.user_ids.items()}),
+        first_failed_id=acc.first_failed[1] if acc.first_failed else None,
+        requests_seen=acc.requests_frame() if keep_requests else None,
     )
+
+
+def _ranked(counts: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))

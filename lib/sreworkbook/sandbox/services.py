@@ -11,6 +11,7 @@ import sreworkbook
 from sreworkbook.exceptions import SandboxError
 from sreworkbook.sandbox.api_settings import ApiSettings
 from sreworkbook.sandbox.layout import Context
+from sreworkbook.sandbox.log_history import prepare_api_logs
 from sreworkbook.sandbox.process import http_ok, port_open, spawn, wait_ready
 from sreworkbook.sandbox.state import RUNNING, Record
 
@@ -52,6 +53,7 @@ def start_api(ctx: Context) -> Record:
     settings = ApiSettings.from_env(ctx.env, ctx.layout)
     path = ctx.layout.dir("api") / "settings.json"
     settings.write(path)
+    prepare_api_logs(ctx)  # the week of log history, before the API appends to today's file
     return _start_module(
         ctx, "api", "sreworkbook.sandbox.demo_api", ["--settings", str(path)], "/health/live"
     )
