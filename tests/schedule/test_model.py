@@ -29,6 +29,8 @@ def test_shipped_schedule_is_valid_and_has_the_defaults() -> None:
     assert [job.notebook for job in schedule.daily_jobs()] == [
         "health_inspection",
         "metrics_dashboard",
+        "incident_explorer",
+        "backup_restore_drill",
     ]
     # The drill runs after the seed's 02:00 nightly backup.
     assert schedule.get("backup-drill").expr.hours == (3,)
