@@ -1,5 +1,7 @@
-"""Session fixtures shared by every test tier.
+"""Fixtures shared by every test tier (the helpers behind them are in ``tests/support``).
 
+``http_server`` makes canned loopback HTTP servers (stopped after the test); ``closed_port`` is
+a port nothing listens on.
 ``sandbox`` starts the real embedded stack once per session on free loopback ports, in a data
 directory of its own. Outside CI a component that cannot start makes the tests that need it
 skip (``sandbox.require("mongodb")``); under ``CI=true`` it fails the run.
@@ -14,11 +16,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +28,10 @@ import yaml
 
 from sreworkbook.config import Environment, load_environment
 from sreworkbook.sandbox import SandboxState, down, up
+from support.ci import IN_CI, ROOT, unavailable
+from support.http import CannedServer, Route, start_http
+from support.net import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI") == "true"
 SANDBOX_CACHE = ROOT / ".sandbox" / "test-cache"
 _PORT_NAMES = (
     "api",
@@ -61,9 +63,7 @@ class SandboxHandle:
         ]
         if missing:
             reason = "; ".join(f"{c.name}: {c.status} — {c.detail}" for c in missing)
-            if IN_CI:
-                pytest.fail(f"sandbox component not running: {reason}")
-            pytest.skip(f"sandbox component not running: {reason}")
+            unavailable(f"sandbox component not running: {reason}")
 
 
 def _port_free(port: int) -> bool:
@@ -163,3 +163,24 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]
     finally:
         down(env, root=ROOT)
         stack.close()
+
+
+@pytest.fixture
+def http_server() -> Iterator[Callable[..., CannedServer]]:
+    """A factory of canned HTTP servers (``http_server({"/path": Route(...)})``), all stopped
+    after the test."""
+    servers: list[CannedServer] = []
+
+    def make(routes: dict[str, Route] | None = None) -> CannedServer:
+        servers.append(start_http(routes))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on: connecting is refused."""
+    return free_port()

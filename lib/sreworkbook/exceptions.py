@@ -78,7 +78,8 @@ class ArchiveError(WorkbookError, ValueError):
 
 
 class SourceError(WorkbookError, ConnectionError):
-    """A data source failed. ``source`` names it, ``query`` what was asked, ``status`` the code."""
+    """A data source or service failed. ``source`` names it, ``query`` what was asked,
+    ``status`` the answer's code; ``attempts`` and ``waited_s`` what retrying it took."""
 
     def __init__(
         self,
@@ -87,10 +88,15 @@ class SourceError(WorkbookError, ConnectionError):
         source: str,
         query: str | None = None,
         status: int | None = None,
+        attempts: int | None = None,
+        waited_s: float = 0.0,
     ) -> None:
         self.source = source
         self.query = query
         self.status = status
+        self.attempts = attempts
+        self.waited_s = waited_s
+        self.detail = message
         super().__init__(f"{source}: {message}")
 
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest
@@ -22,6 +16,8 @@ from sreworkbook.config import DatadogConfig
 from sreworkbook.dashboard.panels import PANELS, ROUTE_PANELS, WindowCounts
 from sreworkbook.exceptions import SecretError, SourceError, SourceTimeout
 from sreworkbook.sources.datadog import MAX_POINTS, DatadogBackend, route_name
+from support.http import Request, canned_server
+from support.recorded import RecordedApi, reply
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "apm"
 API_KEY = "3f9c2e7a1b5d4c8e9f0a1b2c3d4e5f60"
@@ -33,66 +29,13 @@ T0 = 1_793_700_000
 SCOPE = "service:tradeai-backend,env:prod"
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    fixture: str | Callable[[dict[str, Any]], Any] = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    delay_s: float = 0.0
-
-
-@dataclass
-class Recorded:
-    """What the fake query API answers (rules by query substring, or a queue) and what it saw."""
-
-    rules: list[tuple[str, Reply]] = field(default_factory=list)
-    queue: list[Reply] = field(default_factory=list)
-    seen: list[dict[str, Any]] = field(default_factory=list)
-
-    def on(self, needle: str, fixture: str) -> None:
-        self.rules.append((needle, Reply(fixture=fixture)))
-
-    def query(self, index: int = -1) -> str:
-        return str(self.seen[index]["params"]["query"])
-
-
 @pytest.fixture
-def datadog() -> Iterator[tuple[str, Recorded]]:
-    recorded = Recorded()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            parts = urlsplit(self.path)
-            params = {k: v[0] for k, v in parse_qs(parts.query).items()}
-            request = {"path": parts.path, "params": params, "headers": dict(self.headers)}
-            recorded.seen.append(request)
-            reply = recorded.queue.pop(0) if recorded.queue else None
-            for needle, candidate in recorded.rules:
-                if reply is None and needle in params.get("query", ""):
-                    reply = candidate
-            reply = reply or Reply(400, "datadog_400_query.json")
-            time.sleep(reply.delay_s)
-            if callable(reply.fixture):
-                payload = json.dumps(reply.fixture(request)).encode()
-            else:
-                payload = (FIXTURES / reply.fixture).read_bytes()
-            self.send_response(reply.status)
-            for key, value in {"Content-Type": "application/json", **reply.headers}.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gave up
-                self.wfile.write(payload)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", recorded
-    httpd.shutdown()
-    httpd.server_close()
+def datadog() -> Iterator[tuple[str, RecordedApi]]:
+    with canned_server() as server:
+        recorded = RecordedApi(
+            server, lambda r: r.param("query"), reply(400, "datadog_400_query.json")
+        )
+        yield server.url, recorded
 
 
 def make(url: str, **options: Any) -> tuple[DatadogBackend, list[float]]:
@@ -105,7 +48,10 @@ def make(url: str, **options: Any) -> tuple[DatadogBackend, list[float]]:
         timeout_s=2.0,
     )
     slept: list[float] = []
-    return DatadogBackend.from_config(config, ENVIRON, sleep=slept.append, **options), slept
+    backend = DatadogBackend.from_config(
+        config, ENVIRON, sleep=slept.append, draw=lambda: 0.0, **options
+    )
+    return backend, slept
 
 
 def stamps(*indexes: int) -> list[pd.Timestamp]:
@@ -114,7 +60,7 @@ def stamps(*indexes: int) -> list[pd.Timestamp]:
 
 
 # -- parsing and units -----------------------------------------------------------------------
-def test_latency_p95_in_ms_with_a_null_point_left_out(datadog: tuple[str, Recorded]) -> None:
+def test_latency_p95_in_ms_with_a_null_point_left_out(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
     recorded.on("p95:trace.express.request{", "datadog_latency_p95.json")
     backend, _ = make(url)
@@ -126,23 +72,23 @@ def test_latency_p95_in_ms_with_a_null_point_left_out(datadog: tuple[str, Record
     assert frame.attrs["step_s"] == 60.0
 
 
-def test_the_request_datadog_receives(datadog: tuple[str, Recorded]) -> None:
+def test_the_request_datadog_receives(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
     recorded.on("p95:", "datadog_latency_p95.json")
     backend, _ = make(url)
     backend.panel("latency_p95", START, END, 60)
     seen = recorded.seen[0]
-    assert seen["path"] == "/api/v1/query"
-    assert seen["headers"]["DD-API-KEY"] == API_KEY
-    assert seen["headers"]["DD-APPLICATION-KEY"] == APP_KEY
-    assert seen["params"] == {
+    assert seen.path == "/api/v1/query"
+    assert seen.header("DD-API-KEY") == API_KEY
+    assert seen.header("DD-APPLICATION-KEY") == APP_KEY
+    assert {k: v[0] for k, v in seen.query.items()} == {
         "from": str(T0),
         "to": str(T0 + 299),
         "query": f"p95:trace.express.request{{{SCOPE}}}.rollup(60)",
     }
 
 
-def test_error_rate_is_errors_over_hits(datadog: tuple[str, Recorded]) -> None:
+def test_error_rate_is_errors_over_hits(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
     recorded.on("trace.express.request.errors", "datadog_errors.json")
     recorded.on("trace.express.request.hits", "datadog_hits.json")
@@ -151,78 +97,78 @@ def test_error_rate_is_errors_over_hits(datadog: tuple[str, Recorded]) -> None:
     # errors 5, 15, (none), 75, 0 over hits 1214, 1250, 1198, 1302, 1221
     assert frame["value"].tolist() == [5 / 1214, 15 / 1250, 0.0, 75 / 1302, 0.0]
     assert frame["timestamp"].tolist() == stamps(0, 1, 2, 3, 4)
-    assert recorded.query(0) == (
+    assert recorded.asked(0) == (
         f"sum:trace.express.request.errors{{{SCOPE}}}.as_count().rollup(sum, 60)"
     )
     assert (
-        recorded.query(1) == f"sum:trace.express.request.hits{{{SCOPE}}}.as_count().rollup(sum, 60)"
+        recorded.asked(1) == f"sum:trace.express.request.hits{{{SCOPE}}}.as_count().rollup(sum, 60)"
     )
 
 
-def test_rpm_is_hits_per_minute_of_the_interval(datadog: tuple[str, Recorded]) -> None:
+def test_rpm_is_hits_per_minute_of_the_interval(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
     recorded.on("hits", "datadog_hits.json")
     backend, _ = make(url)
     frame = backend.panel("rpm", START, END, 60)
     assert frame["value"].tolist() == [1214.0, 1250.0, 1198.0, 1302.0, 1221.0]
 
-    def two_minute_buckets(request: dict[str, Any]) -> Any:
+    def two_minute_buckets(request: Request) -> Any:
         body = json.loads((FIXTURES / "datadog_hits.json").read_text())
         body["series"][0]["interval"] = 120  # Datadog rolled up coarser than asked
         return body
 
-    recorded.rules.insert(0, ("hits", Reply(fixture=two_minute_buckets)))
+    recorded.on("hits", two_minute_buckets, first=True)
     frame = backend.panel("rpm", START, START + timedelta(minutes=10), 60)
     assert frame["value"].tolist() == [607.0, 625.0, 599.0, 651.0, 610.5]
     assert frame.attrs["step_s"] == 120.0
 
 
-def test_memory_is_100_times_the_unusable_fraction(datadog: tuple[str, Recorded]) -> None:
+def test_memory_is_100_times_the_unusable_fraction(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
     recorded.on("system.mem.pct_usable", "datadog_mem.json")
     backend, _ = make(url)
     frame = backend.panel("mem_pct", START, END, 60)
     assert frame["value"].tolist() == [71.84, 72.06, 72.31, 91.2, 72.4]
-    assert recorded.query() == f"avg:system.mem.pct_usable{{{SCOPE}}}.rollup(avg, 60)"
+    assert recorded.asked() == f"avg:system.mem.pct_usable{{{SCOPE}}}.rollup(avg, 60)"
 
 
-def test_cpu_is_user_plus_system(datadog: tuple[str, Recorded]) -> None:
+def test_cpu_is_user_plus_system(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
     recorded.on("system.cpu.user", "datadog_cpu.json")
     backend, _ = make(url)
     assert backend.panel("cpu_pct", START, END, 60)["value"].tolist() == [
         23.5, 24.125, 22.75, 61.0, 25.25
     ]  # fmt: skip
-    assert recorded.query() == (
+    assert recorded.asked() == (
         f"avg:system.cpu.user{{{SCOPE}}}.rollup(avg, 60) + "
         f"avg:system.cpu.system{{{SCOPE}}}.rollup(avg, 60)"
     )
 
 
-def test_rum_vitals_follow_the_declared_unit(datadog: tuple[str, Recorded]) -> None:
+def test_rum_vitals_follow_the_declared_unit(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
     recorded.on("rum.view.largest_contentful_paint", "datadog_rum_lcp.json")
     backend, _ = make(url)
     frame = backend.panel("lcp_p75", START, END, 60)
     assert frame["value"].tolist() == [2310.0, 2284.0, 2450.0, 4125.0, 2300.0]  # ns → ms
-    assert recorded.query() == "p75:rum.view.largest_contentful_paint{env:prod}.rollup(60)"
+    assert recorded.asked() == "p75:rum.view.largest_contentful_paint{env:prod}.rollup(60)"
 
-    def no_unit(request: dict[str, Any]) -> Any:
+    def no_unit(request: Request) -> Any:
         body = json.loads((FIXTURES / "datadog_rum_lcp.json").read_text())
         body["series"][0]["unit"] = None  # a custom metric without metadata: RUM's ns assumed
         return body
 
-    recorded.rules.insert(0, ("largest_contentful_paint", Reply(fixture=no_unit)))
+    recorded.on("largest_contentful_paint", no_unit, first=True)
     frame = backend.panel("lcp_p75", START, START + timedelta(minutes=6), 60)
     assert frame["value"].iloc[0] == 2310.0
 
 
-def test_routes_by_resource_name(datadog: tuple[str, Recorded]) -> None:
+def test_routes_by_resource_name(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
     recorded.on("by {resource_name}", "datadog_route_p95.json")
     backend, _ = make(url)
     frame = backend.panel("route_p95", START, END, 60)
-    assert recorded.query() == (
+    assert recorded.asked() == (
         f"p95:trace.express.request{{{SCOPE}}} by {{resource_name}}.rollup(60)"
     )
     assert sorted(set(frame["series"])) == ["GET /api/trades", "POST /api/ai/forecast"]
@@ -230,24 +176,24 @@ def test_routes_by_resource_name(datadog: tuple[str, Recorded]) -> None:
     assert forecast["value"].tolist() == [1874.0, 1912.0, 2406.0]
 
 
-def test_overall_uses_one_bucket_for_the_window(datadog: tuple[str, Recorded]) -> None:
+def test_overall_uses_one_bucket_for_the_window(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
 
-    def one_point(request: dict[str, Any]) -> Any:
+    def one_point(request: Request) -> Any:
         body = json.loads((FIXTURES / "datadog_latency_p95.json").read_text())
         body["series"][0]["pointlist"] = [[float(T0 * 1000), 0.612]]
         return body
 
-    recorded.rules.append(("p95:", Reply(fixture=one_point)))
+    recorded.on("p95:", one_point)
     backend, _ = make(url)
     assert backend.overall("latency_p95", START, END) == 612.0
     size = backend.window_rollup(T0, T0 + 300)
-    assert recorded.query().endswith(f".rollup({size})")
+    assert recorded.asked().endswith(f".rollup({size})")
     assert T0 // size == (T0 + 299) // size  # one Unix-aligned bucket holds the window
     assert backend.overall("route_p95", START, END) is None
 
 
-def test_overall_rates_come_from_counts(datadog: tuple[str, Recorded]) -> None:
+def test_overall_rates_come_from_counts(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
     recorded.on("errors", "datadog_errors.json")
     recorded.on("hits", "datadog_hits.json")
@@ -256,7 +202,7 @@ def test_overall_rates_come_from_counts(datadog: tuple[str, Recorded]) -> None:
     assert backend.overall("rpm", START, END) == 6185 / 5
 
 
-def test_counts_sum_hits_and_errors_and_cannot_count_fast(datadog: tuple[str, Recorded]) -> None:
+def test_counts_sum_hits_and_errors_and_cannot_count_fast(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
     recorded.on("errors", "datadog_errors.json")
     recorded.on("hits", "datadog_hits.json")
@@ -265,14 +211,14 @@ def test_counts_sum_hits_and_errors_and_cannot_count_fast(datadog: tuple[str, Re
     assert counts == WindowCounts(total=6185.0, failed=95.0, fast=None)
 
 
-def test_queries_can_be_replaced(datadog: tuple[str, Recorded]) -> None:
+def test_queries_can_be_replaced(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
     recorded.on("tradeai.sessions", "datadog_cpu.json")
     backend, _ = make(
         url, queries={"active_users": "max:tradeai.sessions{{{scope}}}.rollup(max, {step})"}
     )
     backend.panel("active_users", START, END, 60)
-    assert recorded.query() == f"max:tradeai.sessions{{{SCOPE}}}.rollup(max, 60)"
+    assert recorded.asked() == f"max:tradeai.sessions{{{SCOPE}}}.rollup(max, 60)"
     with pytest.raises(ValueError, match="unknown panel 'users'"):
         make(url, queries={"users": "x"})
 
@@ -298,12 +244,12 @@ def test_plan_cuts_on_step_multiples_then_coarsens() -> None:
     assert step == 180 and len(spans) <= 10 and spans[-1][1] == T0 + 30 * 86400
 
 
-def test_long_window_requests_do_not_overlap(datadog: tuple[str, Recorded]) -> None:
+def test_long_window_requests_do_not_overlap(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
     recorded.on("hits", "datadog_hits.json")
     backend, _ = make(url)
     backend.panel("rpm", START, START + timedelta(days=2), 60)
-    windows = [(int(s["params"]["from"]), int(s["params"]["to"])) for s in recorded.seen]
+    windows = [(int(s.param("from")), int(s.param("to"))) for s in recorded.seen]
     assert windows == [(T0, T0 + 90000 - 1), (T0 + 90000, T0 + 172800 - 1)]
 
 
@@ -312,10 +258,10 @@ def test_long_window_requests_do_not_overlap(datadog: tuple[str, Recorded]) -> N
     ("status", "fixture"), [(401, "datadog_401.json"), (403, "datadog_403.json")]
 )
 def test_refused_keys_are_not_shown(
-    datadog: tuple[str, Recorded], status: int, fixture: str
+    datadog: tuple[str, RecordedApi], status: int, fixture: str
 ) -> None:
     url, recorded = datadog
-    recorded.queue = [Reply(status, fixture)]
+    recorded.queue = [reply(status, fixture)]
     backend, slept = make(url)
     with pytest.raises(SourceError, match="keys were refused") as info:
         backend.panel("rpm", START, END, 60)
@@ -327,9 +273,9 @@ def test_refused_keys_are_not_shown(
     assert len(recorded.seen) == 1 and slept == []
 
 
-def test_429_waits_retry_after_then_succeeds(datadog: tuple[str, Recorded]) -> None:
+def test_429_waits_retry_after_then_succeeds(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
-    recorded.queue = [Reply(429, "datadog_429.json", {"Retry-After": "4"})]
+    recorded.queue = [reply(429, "datadog_429.json", {"Retry-After": "4"})]
     recorded.on("hits", "datadog_hits.json")
     backend, slept = make(url)
     assert len(backend.panel("rpm", START, END, 60)) == 5
@@ -337,53 +283,53 @@ def test_429_waits_retry_after_then_succeeds(datadog: tuple[str, Recorded]) -> N
 
 
 def test_429_without_retry_after_waits_for_the_rate_limit_reset(
-    datadog: tuple[str, Recorded],
+    datadog: tuple[str, RecordedApi],
 ) -> None:
     url, recorded = datadog
     limits = {"X-RateLimit-Limit": "100", "X-RateLimit-Period": "60", "X-RateLimit-Reset": "9"}
-    recorded.queue = [Reply(429, "datadog_429.json", {**limits, "X-RateLimit-Remaining": "0"})]
+    recorded.queue = [reply(429, "datadog_429.json", {**limits, "X-RateLimit-Remaining": "0"})]
     recorded.on("hits", "datadog_hits.json")
     backend, slept = make(url)
     backend.panel("rpm", START, END, 60)
     assert slept == [9.0]
 
 
-def test_5xx_exhausted(datadog: tuple[str, Recorded]) -> None:
+def test_5xx_exhausted(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
-    recorded.queue = [Reply(500, "datadog_500.json") for _ in range(3)]
+    recorded.queue = [reply(500, "datadog_500.json") for _ in range(3)]
     backend, slept = make(url, retries=2)
-    with pytest.raises(SourceError, match="HTTP 500 after 3 attempts") as info:
+    with pytest.raises(SourceError, match="HTTP 500: .*; gave up after 3 attempts") as info:
         backend.panel("rpm", START, END, 60)
     assert "sum:trace.express.request.hits" in str(info.value.query)
     assert slept == [0.5, 1.0]
 
 
-def test_bad_query_is_reported_not_retried(datadog: tuple[str, Recorded]) -> None:
+def test_bad_query_is_reported_not_retried(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
-    recorded.queue = [Reply(400, "datadog_400_query.json")]
+    recorded.queue = [reply(400, "datadog_400_query.json")]
     backend, slept = make(url)
     with pytest.raises(SourceError, match="Error parsing query") as info:
         backend.panel("latency_p95", START, END, 60)
-    assert info.value.status == 400 and info.value.query == recorded.query()
+    assert info.value.status == 400 and info.value.query == recorded.asked()
     assert len(recorded.seen) == 1 and slept == []
 
 
-def test_error_status_in_a_200_answer(datadog: tuple[str, Recorded]) -> None:
+def test_error_status_in_a_200_answer(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
     recorded.queue = [
-        Reply(fixture=lambda request: {"status": "error", "error": "Query timed out"})
+        reply(fixture=lambda request: {"status": "error", "error": "Query timed out"})
     ]
     backend, _ = make(url)
     with pytest.raises(SourceError, match="Query timed out"):
         backend.panel("latency_p95", START, END, 60)
 
 
-def test_slow_answer_times_out(datadog: tuple[str, Recorded]) -> None:
+def test_slow_answer_times_out(datadog: tuple[str, RecordedApi]) -> None:
     url, recorded = datadog
-    recorded.queue = [Reply(fixture="datadog_hits.json", delay_s=1.0)]
+    recorded.queue = [reply(fixture="datadog_hits.json", delay_s=1.0)]
     backend, _ = make(url, retries=0)
     backend.timeout_s = 0.2
-    with pytest.raises(SourceTimeout, match="no answer within 0.2 s"):
+    with pytest.raises(SourceTimeout, match="no answer from 127.0.0.1:[0-9]+ within 0.2 s"):
         backend.panel("rpm", START, END, 60)
 
 

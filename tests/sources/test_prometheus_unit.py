@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import itertools
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from sreworkbook.exceptions import SourceError, SourceTimeout
 from sreworkbook.sources.prometheus import PrometheusSource, frame_from_result
+from support.http import CannedServer, Route, canned_server
 
 
 def test_thirty_days_at_15s_is_chunked_on_step_boundaries() -> None:
@@ -50,78 +47,59 @@ def test_frame_shape() -> None:
     assert frame_from_result([]).empty
 
 
-class _Script:
-    def __init__(self, answers: list[tuple[int, dict[str, Any], dict[str, str]]]) -> None:
-        self.answers = answers
-        self.seen: list[dict[str, list[str]]] = []
-        self.headers: list[dict[str, str]] = []
-
-
 @pytest.fixture
-def server() -> Iterator[tuple[str, _Script]]:
-    script = _Script([])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            script.seen.append(parse_qs(urlparse(self.path).query))
-            script.headers.append(dict(self.headers))
-            status, body, headers = script.answers.pop(0) if script.answers else (200, _ok([]), {})
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", script
-    httpd.shutdown()
-    httpd.server_close()
+def server() -> Iterator[CannedServer]:
+    """A stand-in Prometheus answering an empty result unless told otherwise."""
+    with canned_server() as running:
+        for path in ("/api/v1/query", "/api/v1/query_range"):
+            running.on(path, Route(body=_ok([])))
+        yield running
 
 
 def _ok(result: list[Any], kind: str = "matrix") -> dict[str, Any]:
     return {"status": "success", "data": {"resultType": kind, "result": result}}
 
 
-def test_retries_5xx_and_429_then_succeeds(server: tuple[str, _Script]) -> None:
-    url, script = server
-    script.answers = [
-        (503, {"status": "error"}, {}),
-        (429, {"status": "error"}, {"Retry-After": "0"}),
-        (200, _ok([{"metric": {}, "value": [1, "42"]}], "vector"), {}),
-    ]
+def test_retries_5xx_and_429_then_succeeds(server: CannedServer) -> None:
+    server.then(
+        Route(503, {"status": "error"}),
+        Route(429, {"status": "error"}, headers={"Retry-After": "0"}),
+        Route(body=_ok([{"metric": {}, "value": [1, "42"]}], "vector")),
+    )
     slept: list[float] = []
-    source = PrometheusSource(url, sleep=slept.append, bearer_token="tok")
+    source = PrometheusSource(server.url, sleep=slept.append, bearer_token="tok")
     frame = source.query("up")
     assert frame["value"].tolist() == [42.0]
     assert source.requests_made == 3
-    assert script.headers[0]["Authorization"] == "Bearer tok"
+    assert server.seen[0].header("Authorization") == "Bearer tok"
 
 
-def test_bad_query_is_not_retried(server: tuple[str, _Script]) -> None:
-    url, script = server
-    script.answers = [
-        (400, {"status": "error", "errorType": "bad_data", "error": "parse error"}, {})
-    ]
-    source = PrometheusSource(url, sleep=lambda s: None)
+def test_a_429_asking_for_an_hour_ends_the_query_at_once(server: CannedServer) -> None:
+    """A proxy answering ``429 Retry-After: 3600`` once stalled one query for three hours."""
+    hour = Route(429, {"status": "error", "error": "rate limited"}, headers={"Retry-After": "3600"})
+    server.then(*[hour] * 4)
+    slept: list[float] = []
+    source = PrometheusSource(server.url, sleep=slept.append)
+    with pytest.raises(SourceError) as info:
+        source.query("up")
+    assert sum(slept) <= 60, f"the query would have waited {sum(slept):,.0f} s"
+    assert "Retry-After 3600 s is longer than the 60 s prometheus waits" in str(info.value)
+    assert info.value.status == 429 and source.requests_made == 1
+
+
+def test_bad_query_is_not_retried(server: CannedServer) -> None:
+    server.then(Route(400, {"status": "error", "errorType": "bad_data", "error": "parse error"}))
+    source = PrometheusSource(server.url, sleep=lambda s: None)
     with pytest.raises(SourceError, match="bad_data: parse error") as info:
         source.query("up{")
     assert info.value.status == 400 and info.value.query == "up{"
     assert source.requests_made == 1
 
 
-def test_gives_up_after_retries(server: tuple[str, _Script]) -> None:
-    url, script = server
-    script.answers = [(502, {}, {})] * 4
-    with pytest.raises(SourceError, match="HTTP 502 after 4 attempts"):
-        PrometheusSource(url, sleep=lambda s: None).query("up")
+def test_gives_up_after_retries(server: CannedServer) -> None:
+    server.then(*[Route(502, {})] * 4)
+    with pytest.raises(SourceError, match="HTTP 502: {}; gave up after 4 attempts"):
+        PrometheusSource(server.url, sleep=lambda s: None).query("up")
 
 
 def test_connection_refused_and_timeout() -> None:
@@ -145,15 +123,14 @@ def test_hanging_server_times_out() -> None:
         listener.close()
 
 
-def test_range_query_splits_and_joins(server: tuple[str, _Script]) -> None:
-    url, script = server
-    source = PrometheusSource(url, max_points=3)
+def test_range_query_splits_and_joins(server: CannedServer) -> None:
+    source = PrometheusSource(server.url, max_points=3)
     series = {"metric": {"job": "a"}, "values": [[0, "1"]]}
-    script.answers = [(200, _ok([series]), {}), (200, _ok([series]), {})]
+    server.then(Route(body=_ok([series])), Route(body=_ok([series])))
     frame = source.query_range("up", 0, 50, 10)  # 6 points → 2 chunks of 3
-    assert len(script.seen) == 2
-    assert script.seen[0]["start"] == ["0.000"] and script.seen[0]["end"] == ["20.000"]
-    assert script.seen[1]["start"] == ["30.000"] and script.seen[1]["end"] == ["50.000"]
+    first, second = server.seen
+    assert (first.param("start"), first.param("end")) == ("0.000", "20.000")
+    assert (second.param("start"), second.param("end")) == ("30.000", "50.000")
     assert len(frame) == 1  # the same point twice is kept once
 
 
@@ -163,6 +140,6 @@ def test_an_unreachable_server_fails_fast_after_the_first_query() -> None:
     with pytest.raises(SourceError, match="cannot connect"):
         source.query("up")
     assert source.requests_made == 3
-    with pytest.raises(SourceError, match="gave up after 3 attempts"):
+    with pytest.raises(SourceError, match="gave up after 3 failures in a row"):
         source.query("up")
     assert source.requests_made == 3  # no new attempt

@@ -42,9 +42,11 @@ threshold through this API, so :meth:`DatadogBackend.counts` leaves ``fast`` as 
 from __future__ import annotations
 
 import math
+import random
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -54,14 +56,15 @@ import requests
 
 from sreworkbook.config import DatadogConfig
 from sreworkbook.dashboard.panels import PANELS, ROUTE_PANELS, WindowCounts, empty_frame
-from sreworkbook.exceptions import SourceError, SourceTimeout
+from sreworkbook.edges.http import Auth, HttpEdge, Reply
+from sreworkbook.edges.retry import RetryPolicy
+from sreworkbook.exceptions import SourceError
 from sreworkbook.secrets import Scrubber, resolve
 
 __all__ = ["DEFAULT_QUERIES", "MAX_POINTS", "DatadogBackend", "route_name"]
 
 #: Datadog's cap on the points of one series in one answer.
 MAX_POINTS = 1500
-_RETRYABLE = {429, 500, 502, 503, 504}
 _HITS = "sum:trace.express.request.hits{{{scope}}}.as_count().rollup(sum, {step})"
 _ERRORS = "sum:trace.express.request.errors{{{scope}}}.as_count().rollup(sum, {step})"
 _LATENCY = "{q}:trace.express.request{{{scope}}}.rollup({step})"
@@ -107,16 +110,6 @@ def route_name(resource: str) -> str:
 
 def _epoch(moment: datetime | float) -> float:
     return moment.timestamp() if isinstance(moment, datetime) else float(moment)
-
-
-def _retry_after(headers: Mapping[str, str], status: int) -> float | None:
-    """Seconds to wait: ``Retry-After``, or for a 429 Datadog's ``X-RateLimit-Reset``."""
-    for name in ("Retry-After", "X-RateLimit-Reset") if status == 429 else ("Retry-After",):
-        try:
-            return max(0.0, float(headers.get(name, "")))
-        except ValueError:
-            continue
-    return None
 
 
 def _frame(rows: list[tuple[float, str, float]]) -> pd.DataFrame:
@@ -167,6 +160,7 @@ class DatadogBackend:
         *,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        draw: Callable[[], float] = random.random,
         retries: int = 3,
         backoff_s: float = 0.5,
         max_retry_after_s: float = 60.0,
@@ -181,7 +175,6 @@ class DatadogBackend:
         self._scrubber = Scrubber([self._api_key, self._app_key])
         self.site_url = resolve(config.site_url, environ, key="metrics.datadog.site_url")
         self.site_url = self.site_url.rstrip("/")
-        self.timeout_s = config.timeout_s
         env = f",env:{config.env_tag}" if config.env_tag else ""
         self.scope = f"service:{config.service}{env}"
         self.db_scope = f"service:{db_service or config.service + '-mongodb'}{env}"
@@ -190,14 +183,22 @@ class DatadogBackend:
         if unknown:
             _check_panel(sorted(unknown)[0])
         self.queries = {**DEFAULT_QUERIES, **(queries or {})}
-        self.session = session or requests.Session()
-        self.retries = retries
-        self.backoff_s = backoff_s
-        self.max_retry_after_s = max_retry_after_s
+        self.edge = HttpEdge(
+            self.name,
+            session=session or requests.Session(),
+            policy=RetryPolicy(
+                timeout_s=config.timeout_s,
+                retries=retries,
+                backoff_s=backoff_s,
+                max_retry_after_s=max_retry_after_s,
+            ),
+            auth=Auth(headers={"DD-API-KEY": self._api_key, "DD-APPLICATION-KEY": self._app_key}),
+            # Datadog's 429s tell when the window resets rather than when to come back.
+            retry_after_headers=("Retry-After", "X-RateLimit-Reset"),
+            sleep=sleep,
+            draw=draw,
+        )
         self.max_requests = max_requests
-        self._sleep = sleep
-        self.requests_made = 0
-        self.seconds_waiting = 0.0
 
     @classmethod
     def from_config(
@@ -208,6 +209,18 @@ class DatadogBackend:
 
     def __repr__(self) -> str:
         return f"DatadogBackend(site_url={self.site_url!r}, scope={self.scope!r})"
+
+    @property
+    def timeout_s(self) -> float:
+        return self.edge.policy.timeout_s
+
+    @timeout_s.setter
+    def timeout_s(self, seconds: float) -> None:
+        self.edge.policy = replace(self.edge.policy, timeout_s=seconds)
+
+    @property
+    def requests_made(self) -> int:
+        return self.edge.requests_made
 
     # -- the MetricsBackend protocol -----------------------------------------------------------
     def panel(self, panel: str, start: datetime, end: datetime, step_s: float) -> pd.DataFrame:
@@ -335,53 +348,19 @@ class DatadogBackend:
 
     # -- transport -------------------------------------------------------------------------
     def _get(self, query: str, window: dict[str, str]) -> dict[str, Any]:
-        headers = {
-            "DD-API-KEY": self._api_key,
-            "DD-APPLICATION-KEY": self._app_key,
-            "Accept": "application/json",
-        }
-        params = {**window, "query": query}
-        problem, error, wait = "", SourceError, self.backoff_s
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self._sleep(wait)
-            wait = self.backoff_s * 2**attempt
-            started = time.perf_counter()
-            self.requests_made += 1
-            try:
-                response = self.session.get(
-                    f"{self.site_url}/api/v1/query",
-                    params=params,
-                    headers=headers,
-                    timeout=self.timeout_s,
-                )
-            except requests.Timeout:
-                problem, error = f"no answer within {self.timeout_s:g} s", SourceTimeout
-                continue
-            except requests.RequestException as exc:
-                kind = type(exc).__name__
-                if not isinstance(exc, requests.ConnectionError):
-                    raise SourceError(
-                        f"request failed ({kind})", source=self.name, query=query
-                    ) from None
-                problem, error = f"cannot connect to {self.site_url} ({kind})", SourceError
-                continue
-            finally:
-                self.seconds_waiting += time.perf_counter() - started
-            status = response.status_code
-            if status in _RETRYABLE:
-                problem, error = f"HTTP {status}", SourceError
-                retry_after = _retry_after(response.headers, status)
-                wait = wait if retry_after is None else min(retry_after, self.max_retry_after_s)
-                continue
-            return self._answer(response, query)
-        raise error(f"{problem} after {self.retries + 1} attempts", source=self.name, query=query)
+        reply = self.edge.get(
+            f"{self.site_url}/api/v1/query",
+            params={**window, "query": query},
+            headers={"Accept": "application/json"},
+            query=query,
+        )
+        return self._answer(reply, query)
 
-    def _answer(self, response: requests.Response, query: str) -> dict[str, Any]:
+    def _answer(self, reply: Reply, query: str) -> dict[str, Any]:
         """The answer's body, or the error it carries (a refused key, a bad query)."""
-        status = response.status_code
+        status = reply.status
         try:
-            body = response.json(parse_float=Decimal)
+            body = reply.json(parse_float=Decimal)
         except ValueError:
             body = None
         if status == 200 and isinstance(body, dict) and body.get("status") != "error":
@@ -389,7 +368,7 @@ class DatadogBackend:
         said: Any = (body.get("errors") or body.get("error")) if isinstance(body, dict) else None
         if isinstance(said, list):
             said = "; ".join(str(item) for item in said)
-        detail = self._scrubber.scrub(str(said or response.reason or "not a Datadog answer"))
+        detail = self._scrubber.scrub(str(said or reply.reason or "not a Datadog answer"))
         if status in (401, 403):
             message = (
                 f"the keys were refused (HTTP {status}: {detail}); check the API and "

@@ -33,28 +33,31 @@ Limits: a TIMESERIES query returns at most 366 buckets, so a window is cut into 
 (to whole minutes), and the step used is in ``frame.attrs["step_s"]``. A bucket is stamped
 at its end (``endTimeSeconds``), as Prometheus stamps ``rate(x[step])``; empty buckets
 (null) are left out. GraphQL errors arrive with HTTP 200 and an ``errors`` array: they are
-raised as :class:`SourceError` naming the NRQL; 429 (``Retry-After`` honoured) and 5xx are
-retried with backoff; 401/403 say the key was refused and never show it. Units are converted
+raised as :class:`SourceError` naming the NRQL; calls go through the HTTP edge, which retries
+429 (``Retry-After`` honoured up to ``max_retry_after_s``) and 5xx with backoff; 401/403 say
+the key was refused and never show it. Units are converted
 on the decimal numbers NerdGraph sends, so 0.0398 s is exactly 39.8 ms.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
 
 import pandas as pd
 import requests
 
 from sreworkbook.config import NewRelicConfig
 from sreworkbook.dashboard.panels import PANELS, ROUTE_PANELS, WindowCounts, empty_frame
+from sreworkbook.edges.http import Auth, HttpEdge, Reply
+from sreworkbook.edges.retry import RetryPolicy
 from sreworkbook.exceptions import SourceError, SourceTimeout
 from sreworkbook.secrets import Scrubber, resolve
 
@@ -62,7 +65,6 @@ __all__ = ["MAX_BUCKETS", "NewRelicBackend", "route_name"]
 
 #: NRQL's cap on the buckets of one TIMESERIES query.
 MAX_BUCKETS = 366
-_RETRYABLE = {429, 500, 502, 503, 504}
 _META = {"beginTimeSeconds", "endTimeSeconds", "facet", "inspectedCount", "comparison"}
 _GRAPHQL = (
     "query($accountId: Int!, $nrql: Nrql!, $timeout: Seconds) { actor { "
@@ -141,13 +143,6 @@ def _check_panel(panel: str) -> _Spec:
     return _SPECS[panel]
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    try:
-        return max(0.0, float(headers.get("Retry-After", "")))
-    except ValueError:
-        return None
-
-
 def _value(row: Mapping[str, Any], key: str, sub: str | None) -> Decimal | None:
     """The number under ``key`` (and ``sub``) in one NRQL result row, or None for null."""
     if key in row:
@@ -208,6 +203,7 @@ class NewRelicBackend:
         *,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        draw: Callable[[], float] = random.random,
         retries: int = 3,
         backoff_s: float = 0.5,
         max_retry_after_s: float = 60.0,
@@ -224,20 +220,25 @@ class NewRelicBackend:
         self.account_id = config.account_id
         self.app_name = config.app_name
         self.timeout_s = config.timeout_s  # NRQL's own limit, sent with each query
-        self.http_timeout_s = config.timeout_s + 5.0  # grace for NerdGraph to report it
-        self.session = session or requests.Session()
-        self.retries = retries
-        self.backoff_s = backoff_s
-        self.max_retry_after_s = max_retry_after_s
+        self.edge = HttpEdge(
+            self.name,
+            session=session or requests.Session(),
+            policy=RetryPolicy(
+                timeout_s=config.timeout_s + 5.0,  # grace for NerdGraph to report it
+                retries=retries,
+                backoff_s=backoff_s,
+                max_retry_after_s=max_retry_after_s,
+            ),
+            auth=Auth(headers={"API-Key": self._api_key}),
+            sleep=sleep,
+            draw=draw,
+        )
         self.max_queries = max_queries
         self.route_limit = route_limit
         self.error_condition = error_condition
         self.browser_app = browser_app or config.app_name
         self.host_where = host_where
-        self._sleep = sleep
         self._cache: dict[str, list[dict[str, Any]]] = {}
-        self.requests_made = 0
-        self.seconds_waiting = 0.0
 
     @classmethod
     def from_config(
@@ -248,6 +249,19 @@ class NewRelicBackend:
 
     def __repr__(self) -> str:
         return f"NewRelicBackend(account_id={self.account_id}, app_name={self.app_name!r})"
+
+    @property
+    def http_timeout_s(self) -> float:
+        """Each request's timeout: the NRQL timeout and 5 s for NerdGraph to report it."""
+        return self.edge.policy.timeout_s
+
+    @http_timeout_s.setter
+    def http_timeout_s(self, seconds: float) -> None:
+        self.edge.policy = replace(self.edge.policy, timeout_s=seconds)
+
+    @property
+    def requests_made(self) -> int:
+        return self.edge.requests_made
 
     # -- the MetricsBackend protocol -----------------------------------------------------------
     def panel(self, panel: str, start: datetime, end: datetime, step_s: float) -> pd.DataFrame:
@@ -379,47 +393,13 @@ class NewRelicBackend:
             "query": _GRAPHQL,
             "variables": {"accountId": self.account_id, "nrql": nrql, "timeout": timeout},
         }
-        headers = {"API-Key": self._api_key, "Content-Type": "application/json"}
-        problem, error, wait = "", SourceError, self.backoff_s
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self._sleep(wait)
-            wait = self.backoff_s * 2**attempt
-            started = time.perf_counter()
-            self.requests_made += 1
-            try:
-                response = self.session.post(
-                    self.endpoint, json=payload, headers=headers, timeout=self.http_timeout_s
-                )
-            except requests.Timeout:
-                problem, error = f"no answer within {self.http_timeout_s:g} s", SourceTimeout
-                continue
-            except requests.RequestException as exc:
-                kind = type(exc).__name__
-                if not isinstance(exc, requests.ConnectionError):
-                    raise SourceError(
-                        f"request failed ({kind})", source=self.name, query=nrql
-                    ) from None
-                problem, error = (
-                    f"cannot connect to {urlsplit(self.endpoint).netloc} ({kind})",
-                    SourceError,
-                )
-                continue
-            finally:
-                self.seconds_waiting += time.perf_counter() - started
-            if response.status_code in _RETRYABLE:
-                problem, error = f"HTTP {response.status_code}", SourceError
-                retry_after = _retry_after(response.headers)
-                wait = wait if retry_after is None else min(retry_after, self.max_retry_after_s)
-                continue
-            return self._answer(response, nrql)
-        raise error(f"{problem} after {self.retries + 1} attempts", source=self.name, query=nrql)
+        return self._answer(self.edge.post(self.endpoint, json_body=payload, query=nrql), nrql)
 
-    def _answer(self, response: requests.Response, nrql: str) -> list[dict[str, Any]]:
+    def _answer(self, reply: Reply, nrql: str) -> list[dict[str, Any]]:
         """The results of an answer, or the error it carries (GraphQL's come with HTTP 200)."""
-        status = response.status_code
+        status = reply.status
         try:
-            body = response.json(parse_float=Decimal)
+            body = reply.json(parse_float=Decimal)
         except ValueError:
             body = None
         errors = body.get("errors") if isinstance(body, dict) else None

@@ -3,16 +3,19 @@
 Only the documented ``/api/v1/query`` and ``/api/v1/query_range`` endpoints are used, so any
 Prometheus-compatible store works unchanged. Range queries longer than the server's
 11,000-points-per-series cap are split into chunks aligned on the step, so the timestamps are
-exactly those of one unchunked query. Transient failures (connection errors, timeouts, 429 and
-5xx) are retried with backoff; a query Prometheus rejects is reported at once.
+exactly those of one unchunked query. Calls go through the HTTP edge
+(:class:`~sreworkbook.edges.http.HttpEdge`): connection errors, timeouts, 429 and 5xx are
+retried with backoff, ``Retry-After`` is honoured up to 60 s, and once a full call's worth of
+attempts in a row has failed, later queries fail at once instead of each waiting through the
+same retries (a dashboard sends dozens). A query Prometheus rejects is reported at once.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,19 +23,13 @@ import pandas as pd
 import requests
 
 from sreworkbook.config import PrometheusConfig
-from sreworkbook.exceptions import SourceError, SourceTimeout
+from sreworkbook.edges.http import Auth, HttpEdge, Reply
+from sreworkbook.edges.retry import Breaker, Deadline, RetryPolicy
+from sreworkbook.exceptions import SourceError
 
 __all__ = ["MAX_POINTS", "PrometheusSource", "frame_from_result"]
 
 MAX_POINTS = 11_000
-_RETRYABLE = {429, 500, 502, 503, 504}
-
-
-@dataclass(frozen=True)
-class _Auth:
-    bearer_token: str | None = None
-    username: str | None = None
-    password: str | None = None
 
 
 def _epoch(moment: datetime | float) -> float:
@@ -78,20 +75,36 @@ class PrometheusSource:
         backoff_s: float = 0.5,
         max_points: int = MAX_POINTS,
         sleep: Callable[[float], None] = time.sleep,
+        draw: Callable[[], float] = random.random,
+        policy: RetryPolicy | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self.url = url.rstrip("/")
-        self.session = session or requests.Session()
         self.timeout_s = timeout_s
-        self._auth = _Auth(bearer_token, username, password)
         self.retries = retries
-        self.backoff_s = backoff_s
         self.max_points = max_points
-        self._sleep = sleep
-        self.requests_made = 0
-        self.seconds_waiting = 0.0
-        # Once the server has refused or ignored every retry, later queries fail at once
-        # instead of each waiting through the same retries (a dashboard sends dozens).
-        self._unreachable: str | None = None
+        policy = policy or RetryPolicy(timeout_s=timeout_s, retries=retries, backoff_s=backoff_s)
+        self.edge = HttpEdge(
+            self.name,
+            session=session or requests.Session(),
+            policy=policy,
+            auth=Auth(bearer_token=bearer_token, username=username, password=password),
+            breaker=breaker or Breaker(threshold=policy.attempts),
+            sleep=sleep,
+            draw=draw,
+        )
+
+    @property
+    def session(self) -> requests.Session | None:
+        return self.edge.session
+
+    @property
+    def requests_made(self) -> int:
+        return self.edge.requests_made
+
+    @property
+    def seconds_waiting(self) -> float:
+        return self.edge.seconds_waiting
 
     @classmethod
     def from_config(
@@ -117,19 +130,27 @@ class PrometheusSource:
         )
 
     # -- public API -------------------------------------------------------------------------
-    def query(self, expr: str, at: datetime | float | None = None) -> pd.DataFrame:
+    def query(
+        self, expr: str, at: datetime | float | None = None, *, deadline: Deadline | None = None
+    ) -> pd.DataFrame:
         """An instant query: one row per series."""
         params: dict[str, str] = {"query": expr}
         if at is not None:
             params["time"] = f"{_epoch(at):.3f}"
-        data = self._get("/api/v1/query", params, expr)
+        data = self._get("/api/v1/query", params, expr, deadline)
         result = data.get("result", [])
         if data.get("resultType") == "scalar":
             result = [{"metric": {}, "value": result}]
         return frame_from_result(result)
 
     def query_range(
-        self, expr: str, start: datetime | float, end: datetime | float, step_s: float
+        self,
+        expr: str,
+        start: datetime | float,
+        end: datetime | float,
+        step_s: float,
+        *,
+        deadline: Deadline | None = None,
     ) -> pd.DataFrame:
         """A range query, chunked transparently under the points-per-series cap."""
         if step_s <= 0:
@@ -143,7 +164,7 @@ class PrometheusSource:
                 "end": f"{chunk_end:.3f}",
                 "step": f"{step_s:.3f}".rstrip("0").rstrip("."),
             }
-            data = self._get("/api/v1/query_range", params, expr)
+            data = self._get("/api/v1/query_range", params, expr, deadline)
             frames.append(frame_from_result(data.get("result", [])))
         frames = [f for f in frames if not f.empty]
         if not frames:
@@ -167,68 +188,30 @@ class PrometheusSource:
         return spans
 
     # -- transport --------------------------------------------------------------------------
-    def _headers(self) -> dict[str, str]:
-        if self._auth.bearer_token:
-            return {"Authorization": f"Bearer {self._auth.bearer_token}"}
-        return {}
+    def _get(
+        self, path: str, params: dict[str, str], expr: str, deadline: Deadline | None
+    ) -> dict[str, Any]:
+        reply = self.edge.get(self.url + path, params=params, query=expr, deadline=deadline)
+        return self._payload(reply, expr)
 
-    def _get(self, path: str, params: dict[str, str], expr: str) -> dict[str, Any]:
-        auth = (self._auth.username, self._auth.password or "") if self._auth.username else None
-        if self._unreachable is not None:
-            raise SourceError(self._unreachable, source=self.name, query=expr)
-        last_problem = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self._sleep(self.backoff_s * 2 ** (attempt - 1))
-            started = time.perf_counter()
-            try:
-                self.requests_made += 1
-                response = self.session.get(
-                    self.url + path,
-                    params=params,
-                    headers=self._headers(),
-                    auth=auth,
-                    timeout=self.timeout_s,
-                )
-            except requests.Timeout:
-                last_problem = f"no answer within {self.timeout_s:g} s"
-                continue
-            except requests.ConnectionError as exc:
-                last_problem = f"cannot connect to {self.url} ({type(exc).__name__})"
-                continue
-            finally:
-                self.seconds_waiting += time.perf_counter() - started
-            if response.status_code in _RETRYABLE:
-                last_problem = f"HTTP {response.status_code}"
-                retry_after = response.headers.get("Retry-After", "")
-                if retry_after.isdigit() and attempt < self.retries:
-                    self._sleep(float(retry_after))
-                continue
-            return self._payload(response, expr)
-        if last_problem.startswith(("no answer", "cannot connect")):
-            self._unreachable = f"{last_problem} (gave up after {self.retries + 1} attempts)"
-        if last_problem.startswith("no answer"):
-            raise SourceTimeout(last_problem, source=self.name, query=expr)
-        raise SourceError(
-            f"{last_problem} after {self.retries + 1} attempts", source=self.name, query=expr
-        )
-
-    def _payload(self, response: requests.Response, expr: str) -> dict[str, Any]:
+    def _payload(self, reply: Reply, expr: str) -> dict[str, Any]:
         try:
-            body = response.json()
+            body = reply.json()
         except ValueError:
+            body = None
+        if not isinstance(body, dict):
             raise SourceError(
-                f"HTTP {response.status_code}: not a Prometheus API answer",
+                f"HTTP {reply.status}: not a Prometheus API answer",
                 source=self.name,
                 query=expr,
-                status=response.status_code,
-            ) from None
-        if response.status_code != 200 or body.get("status") != "success":
+                status=reply.status,
+            )
+        if reply.status != 200 or body.get("status") != "success":
             raise SourceError(
-                f"{body.get('errorType', 'error')}: {body.get('error', response.reason)}",
+                f"{body.get('errorType', 'error')}: {body.get('error', reply.reason)}",
                 source=self.name,
                 query=expr,
-                status=response.status_code,
+                status=reply.status,
             )
         data = body.get("data", {})
         return data if isinstance(data, dict) else {}

@@ -1,0 +1,126 @@
+"""When to try again and when to stop: one retry policy for every edge, deadlines, breakers.
+
+A call is tried ``1 + retries`` times at most. Between tries it waits ``backoff_s``, then twice
+that, and so on up to ``max_backoff_s``, each wait shortened at random by up to ``jitter`` of
+itself (so that clients failing together do not retry together). A server's ``Retry-After``
+replaces the backoff when it is at most ``max_retry_after_s``; a longer one ends the call at
+once: waiting less would only be refused again, and waiting that long stalls whoever called.
+
+Every call also has a total deadline: ``deadline_s``, or by default the policy's own worst case
+(every attempt timing out, every backoff, one ``Retry-After`` at the cap). A caller may pass a
+tighter :class:`Deadline` (a run's remaining budget); each attempt's timeout is then the
+smaller of ``timeout_s`` and what remains, and a wait that would overrun it is not started.
+
+A :class:`Breaker` keeps consecutive failures per endpoint: after ``threshold`` in a row
+(5xx, refused or reset connections, timeouts) it answers for the endpoint at once, until a
+success closes it again — a dashboard's fifty queries do not each wait through the retries of
+a server that is down.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sreworkbook.exceptions import ParameterError
+
+__all__ = ["Breaker", "Deadline", "RetryPolicy"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Timeouts, retries, backoff and the longest waits one call accepts."""
+
+    timeout_s: float = 10.0
+    retries: int = 3
+    backoff_s: float = 0.5
+    max_backoff_s: float = 30.0
+    jitter: float = 0.2
+    max_retry_after_s: float = 60.0
+    deadline_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise ParameterError("must be positive", key="timeout_s")
+        if self.retries < 0:
+            raise ParameterError("must be 0 or more", key="retries")
+        if self.backoff_s < 0 or self.max_backoff_s < 0 or self.max_retry_after_s < 0:
+            raise ParameterError("backoff and waits must be 0 or more", key="backoff_s")
+        if not 0 <= self.jitter < 1:
+            raise ParameterError("must be at least 0 and below 1", key="jitter")
+        if self.deadline_s is not None and self.deadline_s <= 0:
+            raise ParameterError("must be positive", key="deadline_s")
+
+    @property
+    def attempts(self) -> int:
+        return self.retries + 1
+
+    def backoff(self, retry: int, draw: float = 0.0) -> float:
+        """Seconds before retry number ``retry`` (1, 2, ...): 1×, 2×, 4× ``backoff_s``, capped,
+        less up to ``jitter`` of it (``draw`` in [0, 1) says how much)."""
+        base = min(self.backoff_s * 2 ** (retry - 1), self.max_backoff_s)
+        return float(base * (1.0 - self.jitter * draw))
+
+    @property
+    def total_s(self) -> float:
+        """The call's deadline: ``deadline_s``, else the worst case of the policy itself."""
+        if self.deadline_s is not None:
+            return self.deadline_s
+        waits = sum(self.backoff(n) for n in range(1, self.retries + 1))
+        return self.attempts * self.timeout_s + waits + self.max_retry_after_s
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A moment on a monotonic clock by which something must be done."""
+
+    at: float
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+
+    @classmethod
+    def after(cls, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        return cls(clock() + seconds, clock)
+
+    def remaining(self) -> float:
+        """Seconds left (0 once past)."""
+        return max(0.0, self.at - self.clock())
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0.0
+
+    def sooner(self, other: Deadline | None) -> Deadline:
+        """Whichever of ``self`` and ``other`` comes first."""
+        return other if other is not None and other.at < self.at else self
+
+
+class Breaker:
+    """Consecutive failures per endpoint; open (failing at once) after ``threshold`` of them.
+
+    Thread-safe: the health checks probe concurrently. ``threshold=0`` never opens.
+    """
+
+    def __init__(self, threshold: int = 5) -> None:
+        if threshold < 0:
+            raise ParameterError("must be 0 or more", key="threshold")
+        self.threshold = threshold
+        self._lock = threading.Lock()
+        self._failures: dict[str, tuple[int, str]] = {}
+
+    def refusal(self, endpoint: str) -> str | None:
+        """Why ``endpoint`` is not to be called now, or ``None`` when it may be."""
+        with self._lock:
+            count, problem = self._failures.get(endpoint, (0, ""))
+        if self.threshold and count >= self.threshold:
+            return f"{problem} (gave up after {count} failures in a row)"
+        return None
+
+    def failed(self, endpoint: str, problem: str) -> None:
+        with self._lock:
+            count, _ = self._failures.get(endpoint, (0, ""))
+            self._failures[endpoint] = (count + 1, problem)
+
+    def succeeded(self, endpoint: str) -> None:
+        with self._lock:
+            self._failures.pop(endpoint, None)

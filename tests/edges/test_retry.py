@@ -1,0 +1,62 @@
+"""The retry policy's arithmetic, deadlines and the per-endpoint breaker."""
+
+from __future__ import annotations
+
+import pytest
+
+from sreworkbook.edges.retry import Breaker, Deadline, RetryPolicy
+from sreworkbook.exceptions import ParameterError
+
+
+def test_backoff_doubles_is_capped_and_jitter_only_shortens() -> None:
+    policy = RetryPolicy(backoff_s=1.0, max_backoff_s=5.0, jitter=0.2)
+    assert [policy.backoff(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 5.0]
+    assert policy.backoff(2, draw=0.5) == pytest.approx(1.8)
+    assert policy.backoff(4, draw=0.999) == pytest.approx(4.001)
+    assert RetryPolicy(jitter=0).backoff(3, draw=0.9) == 2.0
+
+
+def test_the_default_deadline_is_the_policys_own_worst_case() -> None:
+    policy = RetryPolicy(timeout_s=10, retries=3, backoff_s=0.5, max_retry_after_s=60)
+    assert policy.total_s == 4 * 10 + (0.5 + 1 + 2) + 60
+    assert RetryPolicy(deadline_s=5).total_s == 5
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("timeout_s", 0), ("retries", -1), ("backoff_s", -1), ("jitter", 1.0), ("deadline_s", 0)],
+)
+def test_bad_policies_name_the_field(field: str, value: float) -> None:
+    with pytest.raises(ParameterError, match=field):
+        RetryPolicy(**{field: value})
+
+
+def test_deadline_counts_down_on_the_given_clock() -> None:
+    now = [100.0]
+    deadline = Deadline.after(30, clock=lambda: now[0])
+    assert deadline.remaining() == 30
+    now[0] = 125.0
+    assert deadline.remaining() == 5 and not deadline.expired()
+    now[0] = 131.0
+    assert deadline.remaining() == 0 and deadline.expired()
+    sooner = Deadline(110.0, clock=lambda: now[0])
+    assert deadline.sooner(sooner) is sooner and sooner.sooner(deadline) is sooner
+    assert deadline.sooner(None) is deadline
+
+
+def test_breaker_opens_after_failures_in_a_row_per_endpoint_and_a_success_closes_it() -> None:
+    breaker = Breaker(threshold=3)
+    for _ in range(2):
+        breaker.failed("db:9090", "HTTP 503")
+    assert breaker.refusal("db:9090") is None
+    breaker.failed("db:9090", "cannot connect to db:9090 (connection refused)")
+    assert breaker.refusal("db:9090") == (
+        "cannot connect to db:9090 (connection refused) (gave up after 3 failures in a row)"
+    )
+    assert breaker.refusal("other:9090") is None
+    breaker.succeeded("db:9090")
+    assert breaker.refusal("db:9090") is None
+    never = Breaker(threshold=0)
+    for _ in range(10):
+        never.failed("x", "down")
+    assert never.refusal("x") is None
