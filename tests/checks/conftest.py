@@ -1,193 +1,27 @@
-"""Real local servers for the check tests: canned HTTP(S), a hanging one, Redis, FerretDB,
-Prometheus. A missing server binary skips its tests, except under ``CI=true`` where it fails.
+"""Real local servers for the check tests: HTTPS with self-signed certificates, Redis,
+FerretDB, Prometheus (canned HTTP servers and ``closed_port`` come from ``tests/conftest.py``).
+A missing server binary skips its tests, except under ``CI=true`` where it fails.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI") == "true"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def need_binary(path: str | None, what: str) -> str:
-    """``path`` if it is an executable; else skip (fail under CI=true) naming ``what``."""
-    if path and Path(path).is_file() and os.access(path, os.X_OK):
-        return path
-    message = f"{what} not available ({path or 'not on PATH'})"
-    if IN_CI:
-        pytest.fail(message + " — required when CI=true")
-    pytest.skip(message)
-
-
-def unavailable(message: str) -> None:
-    """A server that should be there could not start: skip, or fail under CI=true."""
-    if IN_CI:
-        pytest.fail(message + " — required when CI=true")
-    pytest.skip(message)
-
-
-def wait_for_port(port: int, *, timeout_s: float, process: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-# ---------------------------------------------------------------------------- HTTP servers
-
-
-@dataclass
-class Route:
-    """What a path answers: code, body (bytes, text or JSON-able), delay, or a hang."""
-
-    status: int = 200
-    body: Any = b""
-    content_type: str = "application/json"
-    delay_s: float = 0.0
-    hang: bool = False
-
-    def payload(self) -> bytes:
-        if isinstance(self.body, bytes):
-            return self.body
-        if isinstance(self.body, str):
-            return self.body.encode()
-        return json.dumps(self.body).encode()
-
-
-@dataclass
-class CannedServer:
-    """A real HTTP server on loopback answering each path from ``routes``."""
-
-    url: str
-    port: int
-    routes: dict[str, Route]
-    seen: list[tuple[str, dict[str, str]]] = field(default_factory=list)
-    release: threading.Event = field(default_factory=threading.Event)
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    canned: CannedServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients that gave up (timeouts) close their end: not a test failure
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        canned = self.server.canned
-        path = self.path.split("?", 1)[0]
-        canned.seen.append((self.path, {k: v for k, v in self.headers.items()}))
-        route = canned.routes.get(path)
-        if route is None:
-            route = Route(status=404, body={"error": "not found"})
-        if route.hang:
-            canned.release.wait(30)
-            return
-        if route.delay_s:
-            time.sleep(route.delay_s)
-        body = route.payload()
-        self.send_response(route.status)
-        self.send_header("Content-Type", route.content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@dataclass
-class _Running:
-    server: _Server
-    thread: threading.Thread
-
-
-def start_http(
-    routes: dict[str, Route], *, tls: ssl.SSLContext | None = None
-) -> tuple[CannedServer, Callable[[], None]]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    port = int(server.server_address[1])
-    if tls is not None:
-        server.socket = tls.wrap_socket(server.socket, server_side=True)
-    scheme = "https" if tls else "http"
-    canned = CannedServer(url=f"{scheme}://127.0.0.1:{port}", port=port, routes=routes)
-    server.canned = canned
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-
-    def shutdown() -> None:
-        canned.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-    return canned, shutdown
-
-
-@pytest.fixture
-def http_server() -> Iterator[Callable[[dict[str, Route]], CannedServer]]:
-    """A factory of canned HTTP servers, all shut down after the test."""
-    stops: list[Callable[[], None]] = []
-
-    def make(routes: dict[str, Route]) -> CannedServer:
-        canned, shutdown = start_http(routes)
-        stops.append(shutdown)
-        return canned
-
-    yield make
-    for shutdown in stops:
-        shutdown()
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A loopback port nothing listens on: connecting is refused."""
-    return free_port()
+from support.ci import ROOT, need_binary, unavailable
+from support.http import CannedServer, Route, start_http
+from support.net import free_port, stop, wait_for_port
 
 
 def exposition(*, memory_pct: float = 80.0, cpu_pct: float = 42.5, extra: bool = True) -> bytes:
@@ -275,8 +109,8 @@ def https_server(
         cert = make_certificate(tmp_path, days=days, name=f"cert{len(stops)}")
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert.cert_file, cert.key_file)
-        canned, shutdown = start_http({"/health": Route(body={"status": "ok"})}, tls=context)
-        stops.append(shutdown)
+        canned = start_http({"/health": Route(body={"status": "ok"})}, tls=context)
+        stops.append(canned.stop)
         return canned, cert
 
     yield make
@@ -297,7 +131,7 @@ class RedisServer:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A real redis-server on a free port with ``maxmemory`` 64 MiB."""
-    binary = need_binary(shutil.which("redis-server") or "/usr/bin/redis-server", "redis-server")
+    binary = need_binary("redis-server")
     folder = tmp_path_factory.mktemp("redis")
     port = free_port()
     maxmemory = 64 * 2**20
@@ -395,11 +229,11 @@ class PrometheusServer:
 @pytest.fixture(scope="session")
 def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     """A real Prometheus scraping a local ``/metrics`` (memory 80 %, CPU 42.5 %) every second."""
-    binary = need_binary(shutil.which("prometheus") or "/usr/bin/prometheus", "prometheus")
+    binary = need_binary("prometheus")
     folder = tmp_path_factory.mktemp("prometheus")
     memory_pct, cpu_pct = 80.0, 42.5
     body = exposition(memory_pct=memory_pct, cpu_pct=cpu_pct)
-    target, shutdown = start_http({"/metrics": Route(body=body, content_type=PROMETHEUS_TEXT)})
+    target = start_http({"/metrics": Route(body=body, content_type=PROMETHEUS_TEXT)})
     job = "tradeai-backend"
     (folder / "prometheus.yml").write_text(
         "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
@@ -439,4 +273,4 @@ def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
         yield PrometheusServer(url, job, memory_pct, cpu_pct)
     finally:
         stop(process)
-        shutdown()
+        target.stop()

@@ -99,7 +99,7 @@ def test_bearer_token_resolved_per_request_and_never_shown(http_server: Serve) -
     results = run(env, environ={"PROM_TOKEN": "CANARY-prom-token"})
     assert results["memory"].status is Status.CRIT
     assert results["memory"].metrics["memory_pct"] == 91.5
-    assert all(h["Authorization"] == "Bearer CANARY-prom-token" for _, h in server.seen)
+    assert all(r.header("Authorization") == "Bearer CANARY-prom-token" for r in server.seen)
     assert "CANARY" not in repr(results)
 
 
@@ -109,7 +109,7 @@ def test_basic_auth_resolved_from_references(http_server: Serve) -> None:
     results = run(env, environ={"PROM_PASSWORD": "CANARY-basic"})
     assert results["memory"].status is Status.OK
     expected = "Basic " + base64.b64encode(b"reader:CANARY-basic").decode()
-    assert all(h["Authorization"] == expected for _, h in server.seen)
+    assert all(r.header("Authorization") == expected for r in server.seen)
     assert "CANARY" not in repr(results)
 
 

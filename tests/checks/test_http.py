@@ -10,8 +10,7 @@ import pytest
 from sreworkbook.checks import ai_service_check, health_status, run_checks, service_checks
 from sreworkbook.config import Environment
 from sreworkbook.results import CheckResult, Status
-
-from .conftest import CannedServer, Route
+from support.http import CannedServer, Route
 
 Serve = Callable[[dict[str, Route]], CannedServer]
 
@@ -220,7 +219,7 @@ def test_headers_resolved_at_request_time_and_never_shown(http_server: Serve) ->
     assert server.seen == []  # building checks contacts nothing
     (result,) = run_checks(checks)
     assert result.status is Status.OK
-    _, headers = server.seen[-1]
+    headers = server.seen[-1].headers
     assert headers["Authorization"] == "Bearer first-token-1234"
     assert headers["X-Static"] == "plain"
     assert "first-token-1234" not in repr(result)
@@ -246,7 +245,7 @@ def test_a_base_url_reference_with_credentials_is_shown_masked(http_server: Serv
     assert result.status is Status.OK
     assert result.target == server.url.replace("http://", "http://probe:***@") + "/health"
     assert "pa55-canary" not in repr(result)
-    _, headers = server.seen[-1]
+    headers = server.seen[-1].headers
     assert headers["Authorization"].startswith("Basic ")  # requests sent the credentials
 
 

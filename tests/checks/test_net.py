@@ -12,8 +12,7 @@ import requests
 from sreworkbook.checks._net import failure, http_get
 from sreworkbook.exceptions import SourceError, SourceTimeout
 from sreworkbook.results import Status
-
-from .conftest import CannedServer, Route
+from support.http import CannedServer, Route
 
 Serve = Callable[[dict[str, Route]], CannedServer]
 
@@ -35,7 +34,7 @@ def test_uses_the_given_session(http_server: Serve) -> None:
     with requests.Session() as session:
         session.headers["X-From-Session"] = "yes"
         http_get(f"{server.url}/j", timeout_s=2, session=session)
-    assert server.seen[-1][1]["X-From-Session"] == "yes"
+    assert server.seen[-1].header("X-From-Session") == "yes"
 
 
 def test_refused_is_a_source_error_and_crit(closed_port: int) -> None:

@@ -12,8 +12,7 @@ from sreworkbook.checks import Check, run_checks
 from sreworkbook.checks.http import service_checks
 from sreworkbook.config import Environment
 from sreworkbook.results import CheckResult, Status
-
-from .conftest import CannedServer, Route
+from support.http import CannedServer, Route
 
 
 def sleeper(name: str, seconds: float, status: Status = Status.OK) -> Check:

@@ -34,9 +34,9 @@ def find_tool(name: str) -> str | None:
     return found if found and os.access(found, os.X_OK) else None
 
 
-def need_binary(name: str, what: str = "") -> str:
+def need_binary(name: str | None, what: str = "") -> str:
     """The executable ``name`` (a name or a path); else skip (fail under CI=true)."""
-    path = name if os.sep in name else find_tool(name)
+    path = name if name is None or os.sep in name else find_tool(name)
     if path and Path(path).is_file() and os.access(path, os.X_OK):
         return path
     unavailable(f"{what or name} not available ({path or 'not on PATH'})")

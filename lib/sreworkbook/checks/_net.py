@@ -1,7 +1,8 @@
-"""One HTTP GET with a timeout, third-party errors translated to the workbook's own.
+"""One HTTP GET with a timeout, through the HTTP edge, its errors said the way checks say them.
 
-Every HTTP check goes through :func:`http_get`: it never raises a ``requests`` exception,
-only :class:`~sreworkbook.exceptions.SourceError` (CRIT: the target refused, reset or sent
+Every HTTP check goes through :func:`http_get`, one attempt on
+:class:`~sreworkbook.edges.http.HttpEdge`: it never raises a ``requests`` exception, only
+:class:`~sreworkbook.exceptions.SourceError` (CRIT: the target refused, reset or sent
 garbage) or :class:`~sreworkbook.exceptions.SourceTimeout` (UNKNOWN: it did not answer in
 time, so we cannot tell down from slow). Messages carry masked URLs only.
 """
@@ -9,18 +10,17 @@ time, so we cannot tell down from slow). Messages carry masked URLs only.
 from __future__ import annotations
 
 import json
-import socket
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import requests
-import urllib3.exceptions
 
 from sreworkbook.checks._common import masked
 from sreworkbook.config import Environment
+from sreworkbook.edges.http import Auth, HttpEdge, describe
+from sreworkbook.edges.retry import RetryPolicy
 from sreworkbook.exceptions import SourceError, SourceTimeout
 from sreworkbook.results import Status
 from sreworkbook.secrets import mask_uri
@@ -62,81 +62,37 @@ def http_get(
 ) -> HttpAnswer:
     """GET ``url`` (connect and each read bounded by ``timeout_s``) and read the whole body."""
     shown = mask_uri(url)
-    own = session is None
-    active = requests.Session() if session is None else session
-    start = clock()
+    user, password = auth if auth else (None, None)
+    edge = HttpEdge(
+        shown,
+        session=session,
+        policy=RetryPolicy(timeout_s=timeout_s, retries=0),
+        auth=Auth(username=user, password=password),
+        retry_on=frozenset(),  # a check judges every answer itself
+        max_body_bytes=_MAX_BODY,
+        clock=clock,
+    )
     try:
-        with active.get(
-            url,
-            headers=dict(headers or {}),
-            params=dict(params or {}),
-            auth=auth,
-            timeout=(timeout_s, timeout_s),
-            stream=True,
-            allow_redirects=True,
-        ) as response:
-            body = response.raw.read(_MAX_BODY, decode_content=True)
-            elapsed_ms = (clock() - start) * 1000.0
-            return HttpAnswer(
-                status_code=response.status_code,
-                elapsed_ms=elapsed_ms,
-                body=body or b"",
-                content_type=response.headers.get("Content-Type", ""),
-            )
-    except requests.Timeout as exc:
+        reply = edge.get(url, headers=headers, params=params)
+    except SourceTimeout as exc:
         raise SourceTimeout(f"timed out after {timeout_s:g} s", source=shown) from exc
-    except requests.RequestException as exc:
-        raise SourceError(_reason(exc), source=shown) from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:  # while reading the raw body
-        if (
-            isinstance(exc, urllib3.exceptions.TimeoutError)
-            or _root(exc, (TimeoutError,)) is not None
-        ):
-            raise SourceTimeout(f"timed out after {timeout_s:g} s", source=shown) from exc
-        raise SourceError(_reason(exc), source=shown) from exc
-    finally:
-        if own:
-            active.close()
+    except SourceError as exc:
+        cause = exc.__cause__ or exc
+        reason = describe(cause) or (
+            f"request failed: {type(cause).__name__}: {masked(str(cause))[:200]}"
+        )
+        raise SourceError(reason, source=shown) from exc
+    return HttpAnswer(
+        status_code=reply.status,
+        elapsed_ms=reply.elapsed_s * 1000.0,
+        body=reply.body,
+        content_type=reply.content_type,
+    )
 
 
 def failure(exc: SourceError) -> tuple[Status, str]:
     """The status and detail for a failed request: timeouts are UNKNOWN, the rest CRIT."""
-    message = str(exc)
-    prefix = f"{exc.source}: "
-    if message.startswith(prefix):
-        message = message[len(prefix) :]
-    return (Status.UNKNOWN if isinstance(exc, TimeoutError) else Status.CRIT), message
-
-
-def _root(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
-    """The first exception of ``kinds`` in ``exc``'s cause/context chain or its args."""
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    while todo:
-        current = todo.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, kinds):
-            return current
-        todo.extend(a for a in current.args if isinstance(a, BaseException))
-        for linked in (current.__cause__, current.__context__, getattr(current, "reason", None)):
-            if isinstance(linked, BaseException):
-                todo.append(linked)
-    return None
-
-
-def _reason(exc: BaseException) -> str:
-    if _root(exc, (ConnectionRefusedError,)) is not None:
-        return "connection refused"
-    if _root(exc, (socket.gaierror,)) is not None:
-        return "cannot resolve host"
-    if _root(exc, (ConnectionResetError,)) is not None:
-        return "connection reset"
-    tls = _root(exc, (ssl.SSLError,))
-    if tls is not None:
-        return f"TLS error: {masked(str(tls))[:200]}"
-    return f"request failed: {type(exc).__name__}: {masked(str(exc))[:200]}"
+    return (Status.UNKNOWN if isinstance(exc, TimeoutError) else Status.CRIT), exc.detail
 
 
 def joined(base: str, path: str) -> str:

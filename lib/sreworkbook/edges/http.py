@@ -42,6 +42,7 @@ __all__ = [
     "Auth",
     "HttpEdge",
     "Reply",
+    "describe",
     "retry_after",
     "where",
 ]
@@ -144,10 +145,11 @@ def retry_after(
 class _Transient(Exception):
     """An attempt that failed in a way worth trying again."""
 
-    def __init__(self, problem: str, *, timed_out: bool) -> None:
+    def __init__(self, problem: str, *, timed_out: bool, cause: BaseException) -> None:
         super().__init__(problem)
         self.problem = problem
         self.timed_out = timed_out
+        self.cause = cause
 
 
 def _root(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseException | None:
@@ -168,7 +170,9 @@ def _root(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseExc
     return None
 
 
-def _connect_reason(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str | None:
+    """What went wrong with a connection, in a few words, when the cause is a known one:
+    ``connection refused``, ``cannot resolve host``, ``connection reset``, ``TLS error: ...``."""
     if _root(exc, (ConnectionRefusedError,)) is not None:
         return "connection refused"
     if _root(exc, (socket.gaierror,)) is not None:
@@ -179,7 +183,7 @@ def _connect_reason(exc: BaseException) -> str:
     if tls is not None:
         text = str(getattr(tls, "reason", None) or tls)
         return f"TLS error: {text[:160]}"
-    return type(exc).__name__
+    return None
 
 
 def _timed_out(exc: BaseException) -> bool:
@@ -261,7 +265,7 @@ class HttpEdge:
         send = dict(headers or {})
         basic = self.auth.apply(send)
         attempts, waited, status = 0, 0.0, None
-        problem, timed_out = "", False
+        problem, timed_out, cause = "", False, None
         pause: float | None = None
         for retry in range(policy.attempts):
             if retry:
@@ -274,6 +278,7 @@ class HttpEdge:
                         attempts,
                         waited,
                         timed_out,
+                        cause,
                     )
                 self._sleep(wait)
                 waited += wait
@@ -288,12 +293,14 @@ class HttpEdge:
                 )
             except _Transient as failure:
                 problem, timed_out, status = failure.problem, failure.timed_out, None
+                cause = failure.cause
                 if self.breaker:
                     self.breaker.failed(endpoint, problem)
                 continue
             except SourceError as exc:
                 exc.attempts, exc.waited_s = attempts, waited
                 raise
+            cause = None
             if reply.status not in self.retry_on:
                 if self.breaker:
                     self.breaker.succeeded(endpoint)
@@ -321,6 +328,7 @@ class HttpEdge:
             attempts,
             waited,
             timed_out,
+            cause,
         )
 
     def _give_up(
@@ -331,6 +339,7 @@ class HttpEdge:
         attempts: int,
         waited: float,
         timed_out: bool,
+        cause: BaseException | None = None,
     ) -> NoReturn:
         kind = SourceTimeout if timed_out else SourceError
         raise kind(
@@ -340,7 +349,7 @@ class HttpEdge:
             status=status,
             attempts=attempts,
             waited_s=waited,
-        )
+        ) from cause
 
     def _once(
         self,
@@ -391,20 +400,20 @@ class HttpEdge:
         host = where(url)
         if _timed_out(exc):
             shown = round(timeout_s, 2)
-            return _Transient(f"no answer from {host} within {shown:g} s", timed_out=True)
+            problem = f"no answer from {host} within {shown:g} s"
+            return _Transient(problem, timed_out=True, cause=exc)
         transient = (
             requests.ConnectionError,
             requests.exceptions.ChunkedEncodingError,
             urllib3.exceptions.ProtocolError,
             ConnectionError,
         )
+        reason = describe(exc) or type(exc).__name__
         if isinstance(exc, transient) or _root(exc, (ConnectionError,)) is not None:
             if _root(exc, (ssl.SSLError,)) is not None:  # a certificate will not fix itself
-                return SourceError(
-                    f"cannot connect to {host} ({_connect_reason(exc)})", source=self.service
-                )
-            return _Transient(f"cannot connect to {host} ({_connect_reason(exc)})", timed_out=False)
-        return SourceError(f"request to {host} failed ({type(exc).__name__})", source=self.service)
+                return SourceError(f"cannot connect to {host} ({reason})", source=self.service)
+            return _Transient(f"cannot connect to {host} ({reason})", timed_out=False, cause=exc)
+        return SourceError(f"request to {host} failed ({reason})", source=self.service)
 
 
 def _s(count: int) -> str:
