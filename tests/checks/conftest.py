@@ -5,8 +5,6 @@ A missing server binary skips its tests, except under ``CI=true`` where it fails
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import os
 import shutil
 import ssl
@@ -22,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from support.ci import ROOT, need_binary, unavailable
 from support.http import CannedServer, Route, start_http
 from support.net import free_port, stop, wait_for_port
+from support.tls import SelfSigned, make_certificate
 
 
 def exposition(*, memory_pct: float = 80.0, cpu_pct: float = 42.5, extra: bool = True) -> bytes:
@@ -46,56 +45,6 @@ def exposition(*, memory_pct: float = 80.0, cpu_pct: float = 42.5, extra: bool =
 
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
-
-
-# ------------------------------------------------------------------------- TLS certificates
-
-
-@dataclass(frozen=True)
-class SelfSigned:
-    cert_file: Path
-    key_file: Path
-    not_after: dt.datetime
-
-
-def make_certificate(folder: Path, *, days: float, name: str = "cert") -> SelfSigned:
-    """A self-signed certificate for localhost/127.0.0.1 expiring ``days`` from now."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    not_after = now + dt.timedelta(days=days)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(min(now, not_after) - dt.timedelta(days=30))
-        .not_valid_after(not_after)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / f"{name}.pem", folder / f"{name}.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return SelfSigned(cert_file, key_file, not_after)
 
 
 @pytest.fixture

@@ -138,7 +138,6 @@ def test_bad_cron_exits_64_naming_the_job(
         "sreworkbook.schedule.export",
         "sreworkbook.schedule.lock",
         "sreworkbook.schedule.model",
-        "sreworkbook.schedule.notify",
         "sreworkbook.schedule.runner",
         "sreworkbook.schedule.state",
         "sreworkbook.schedule.transient",

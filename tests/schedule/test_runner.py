@@ -17,6 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from sreworkbook.notify import Delivery, Notification, Notifier
 from sreworkbook.reports import Ledger
 from sreworkbook.results import RunSummary, Status
 from sreworkbook.schedule import load_schedule
@@ -44,14 +45,22 @@ def _left_behind(root: Path) -> list[psutil.Process]:
 
 
 class Recorder:
+    """A notifier keeping what it is sent; a failing one says its webhook is down."""
+
+    name = "recorder"
+
     def __init__(self, fail: bool = False) -> None:
         self.sent: list[tuple[RunSummary, str]] = []
         self.fail = fail
 
-    def send(self, summary: RunSummary, report_url: str) -> None:
-        self.sent.append((summary, report_url))
+    def send(self, message: Notification) -> Delivery:
+        self.sent.append((RunSummary.from_dict(dict(message.details)), message.report_url))
         if self.fail:
-            raise ConnectionRefusedError("the webhook is down")
+            return Delivery(self.name, False, 1, None, "the webhook is down")
+        return Delivery(self.name, True, 1, 200, "HTTP 200")
+
+    def channels(self, env: str) -> list[Notifier]:
+        return [self]
 
 
 def test_a_notebook_that_sleeps_is_killed_and_recorded_as_error(
@@ -64,7 +73,7 @@ def test_a_notebook_that_sleeps_is_killed_and_recorded_as_error(
     )
     notifier = Recorder()
     started = time.monotonic()
-    result = _runner(workbook, notifier=notifier, kill_grace_s=3)(
+    result = _runner(workbook, channels=notifier.channels, kill_grace_s=3)(
         load_schedule(path).get("sleeper")
     )
     elapsed = time.monotonic() - started
@@ -121,7 +130,7 @@ def test_a_source_that_fails_twice_then_works_is_retried_with_backoff(
     )
     waits: list[float] = []
     notifier = Recorder(fail=True)
-    result = _runner(workbook, sleep=waits.append, notifier=notifier)(
+    result = _runner(workbook, sleep=waits.append, channels=notifier.channels)(
         load_schedule(path).get("flaky")
     )
     assert codes == [503, 503, 200]
@@ -140,7 +149,7 @@ def test_a_source_that_fails_twice_then_works_is_retried_with_backoff(
         ("attempt", 2),
         ("retry", None),
         ("attempt", 3),
-        ("notify-failed", None),  # the notifier raised; the run still succeeded
+        ("notify-failed", None),  # the delivery failed; the run still succeeded
     ]
     assert "the webhook is down" in files.events(job="flaky")[-1]["error"]
     assert files.heartbeat("flaky").last_success is not None
@@ -159,7 +168,9 @@ def test_a_failing_notebook_is_not_retried_and_notifies(
         "    parameters: {mode: crit}\n    notify_on: [failure]\n"
     )
     notifier = Recorder()
-    runner = _runner(workbook, notifier=notifier, report_base_url="https://reports.example/")
+    runner = _runner(
+        workbook, channels=notifier.channels, report_base_url="https://reports.example/"
+    )
     broken = runner(load_schedule(path).get("broken"))
     assert len(broken.attempts) == 1 and broken.attempts[0].transient is None
     assert "ValueError: the probe was asked to fail" in broken.message

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sreworkbook.results import Finding, RunSummary, Status
-from sreworkbook.schedule.notify import should_notify
+from sreworkbook.schedule.runner import should_notify
 from sreworkbook.schedule.transient import transient_reason
 
 

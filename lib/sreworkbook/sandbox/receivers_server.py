@@ -1,6 +1,6 @@
 """The sandbox's notification receivers: the local Slack-compatible webhook and SMTP sink.
 
-Run as ``python -m sreworkbook.receivers`` in a process of its own, on the ports the
+Run as ``python -m sreworkbook.sandbox.receivers`` in a process of its own, on the ports the
 environment's ``notifications`` name: the Slack webhook's (``notifications.slack.webhook_url``,
 also where Alertmanager's PagerDuty and heartbeat posts go, on other paths) and the SMTP port
 (``notifications.email.smtp_port``, else a free one). What arrives is kept as JSON lines
@@ -52,7 +52,7 @@ def start_receivers(ctx: Context) -> Record:
     (folder / "receivers.json").unlink(missing_ok=True)
     args = ["--host", where.host, "--slack-port", str(where.port), "--dir", str(folder)]
     args += ["--smtp-port", str(smtp[1] if smtp else 0)]
-    record = _start_module(ctx, NAME, "sreworkbook.receivers", args, "/received")
+    record = _start_module(ctx, NAME, "sreworkbook.sandbox.receivers", args, "/received")
     # receivers.json is written once both the webhook and the SMTP sink listen.
     wait_ready(
         NAME,

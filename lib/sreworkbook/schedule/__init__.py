@@ -16,13 +16,10 @@ from sreworkbook.schedule.cron import (
     previous_at_or_before,
 )
 from sreworkbook.schedule.model import Job, Schedule, load_schedule
-from sreworkbook.schedule.notify import Notifier, NullNotifier
 
 __all__ = [
     "CronExpr",
     "Job",
-    "Notifier",
-    "NullNotifier",
     "Schedule",
     "due_between",
     "load_schedule",

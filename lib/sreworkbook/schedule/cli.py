@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sreworkbook.config import load_environment
 from sreworkbook.exceptions import ParameterError, WorkbookError
@@ -21,10 +21,12 @@ from sreworkbook.schedule.cron import next_after
 from sreworkbook.schedule.dispatch import check, run_due, serve
 from sreworkbook.schedule.export import ExportOptions, export, exporters
 from sreworkbook.schedule.model import Schedule, load_schedule
-from sreworkbook.schedule.notify import ChannelNotifier
 from sreworkbook.schedule.runner import SubprocessRunner
 from sreworkbook.schedule.state import SchedulerFiles
 from sreworkbook.timeutil import parse_time, rfc3339
+
+if TYPE_CHECKING:
+    from sreworkbook.notify import Channels
 
 __all__ = ["register"]
 
@@ -83,12 +85,18 @@ def _schedule(args: argparse.Namespace, root: Path) -> tuple[Schedule, Path]:
     return load_schedule(path), path
 
 
+def _channels(root: Path) -> Channels:
+    from sreworkbook.notify import channels_of  # HTTP and SMTP clients: only when running
+
+    return channels_of(root, os.environ)
+
+
 def _runner(args: argparse.Namespace, root: Path, outputs: Path) -> SubprocessRunner:
     return SubprocessRunner(
         root=root,
         outputs=outputs,
         environ=os.environ,
-        notifier=ChannelNotifier(root, os.environ),
+        channels=_channels(root),
         report_base_url=args.report_base_url,
         env_override=getattr(args, "env", None),
     )

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,15 +32,28 @@ from sreworkbook.exceptions import WorkbookError
 from sreworkbook.results import Finding, RunSummary, Status
 from sreworkbook.schedule.lock import JobLock, JobLocked
 from sreworkbook.schedule.model import Job
-from sreworkbook.schedule.notify import Notifier, should_notify
 from sreworkbook.schedule.state import SchedulerFiles
 from sreworkbook.schedule.transient import transient_reason
 from sreworkbook.timeutil import rfc3339
 
 if TYPE_CHECKING:
+    from sreworkbook.notify import Channels
     from sreworkbook.reports.ledger import Ledger
 
-__all__ = ["Attempt", "JobResult", "JobRunner", "SubprocessRunner"]
+__all__ = ["Attempt", "JobResult", "JobRunner", "SubprocessRunner", "should_notify"]
+
+#: ``crit`` covers UNKNOWN too: the README's exit code 1 means "needs a look" for both.
+_CRIT = frozenset({Status.CRIT, Status.UNKNOWN})
+
+
+def should_notify(notify_on: Iterable[str], status: Status) -> bool:
+    """Whether a run ending in ``status`` is announced under a job's ``notify_on``."""
+    wanted = set(notify_on)
+    return (
+        "always" in wanted
+        or ("failure" in wanted and status is Status.ERROR)
+        or ("crit" in wanted and status in _CRIT)
+    )
 
 
 @dataclass(frozen=True)
@@ -88,8 +101,8 @@ class SubprocessRunner:
     root: Path
     outputs: Path
     environ: Mapping[str, str]
-    #: ``None``: no channel configured (the history says the notification was skipped).
-    notifier: Notifier | None = None
+    #: The notifiers of a run's environment; ``None``: the history says none was tried.
+    channels: Channels | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     python: str = sys.executable
@@ -235,7 +248,7 @@ class SubprocessRunner:
         return summary
 
     def _notify(self, job: Job, summary: RunSummary, files: SchedulerFiles) -> None:
-        if self.notifier is None:
+        if self.channels is None:
             files.record("notify-skipped", job=job.name, at=self._now(), reason="no notifier")
             return
         target = summary.report or "index.html"
@@ -244,13 +257,30 @@ class SubprocessRunner:
         else:
             url = (self.outputs / target).resolve().as_uri()
         try:
-            self.notifier.send(summary, url)
-        # A notifier is third-party code at the edge (HTTP, SMTP): whatever it raises is
-        # recorded and never fails the run.
-        except Exception as exc:
-            files.record("notify-failed", job=job.name, at=self._now(), error=repr(exc))
+            notifiers = self.channels(summary.env)
+        except WorkbookError as exc:  # the environment cannot be read any more
+            files.record("notify-failed", job=job.name, at=self._now(), error=str(exc))
+            return
+        if not notifiers:
+            error = f"environment {summary.env} configures no notification channel"
+            files.record("notify-failed", job=job.name, at=self._now(), error=error)
+            return
+        from sreworkbook.notify import Notification, notify_all  # HTTP and SMTP: when sending
+
+        # Notifiers never raise: a channel that failed is a delivery that says so.
+        deliveries = notify_all(notifiers, Notification.from_summary(summary, url))
+        failed = [f"{d.notifier}: {d.detail}" for d in deliveries if not d.ok]
+        if failed:
+            files.record("notify-failed", job=job.name, at=self._now(), error="; ".join(failed))
         else:
-            files.record("notified", job=job.name, at=self._now(), status=summary.status.value)
+            channels = [d.notifier for d in deliveries]
+            files.record(
+                "notified",
+                job=job.name,
+                at=self._now(),
+                status=summary.status.value,
+                channels=channels,
+            )
 
 
 def _fields(attempt: Attempt, job: Job) -> dict[str, object]:

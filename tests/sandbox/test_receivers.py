@@ -1,5 +1,5 @@
 """The local receivers: the Slack-compatible webhook and the SMTP sink, in-process and as the
-detached ``python -m sreworkbook.receivers`` process the sandbox runs."""
+detached ``python -m sreworkbook.sandbox.receivers`` process the sandbox runs."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from sreworkbook.exceptions import SandboxError
-from sreworkbook.receivers import SlackReceiver, SMTPSink
+from sreworkbook.sandbox.receivers import SlackReceiver, SMTPSink
 
 FIXED = datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
 
@@ -165,7 +165,7 @@ def test_smtp_sink_busy_port_is_a_sandbox_error() -> None:
 def test_detached_process_serves_until_sigterm(tmp_path: Path) -> None:
     folder = tmp_path / "receivers"
     process = subprocess.Popen(
-        [sys.executable, "-m", "sreworkbook.receivers", "--dir", str(folder)],
+        [sys.executable, "-m", "sreworkbook.sandbox.receivers", "--dir", str(folder)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -192,7 +192,7 @@ def test_detached_process_serves_until_sigterm(tmp_path: Path) -> None:
 
 def test_detached_process_bad_arguments_exit_64(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "sreworkbook.receivers", "--slack-port", "x"],
+        [sys.executable, "-m", "sreworkbook.sandbox.receivers", "--slack-port", "x"],
         capture_output=True,
         text=True,
         timeout=30,

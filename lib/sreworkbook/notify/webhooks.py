@@ -1,37 +1,40 @@
 """HTTP notifiers: Slack incoming webhook, PagerDuty Events API v2, and a generic JSON webhook.
 
-Each renders a :class:`~sreworkbook.alerts.notify_base.Notification` with a pure function
-(:func:`slack_payload`, :func:`pagerduty_event`, :func:`webhook_payload`) and posts it with
-:func:`~sreworkbook.alerts.notify_base.post_json` (timeout, retries, ``Retry-After``).
+Each renders a :class:`~sreworkbook.notify.message.Notification` with a pure function
+(:func:`slack_payload`, :func:`pagerduty_event`, :func:`webhook_payload`) and posts it through
+the HTTP edge (:class:`~sreworkbook.edges.http.HttpEdge`: timeout, retries, ``Retry-After``).
 Secrets (``${ENV}`` references) are resolved inside ``send``; a missing one is a failed
 delivery naming the variable, never its value.
 """
 
 from __future__ import annotations
 
+import json
+import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
 
-from sreworkbook.alerts.notify_base import (
+from sreworkbook.edges.http import HttpEdge, Reply
+from sreworkbook.edges.retry import RetryPolicy
+from sreworkbook.exceptions import SecretError, SourceError
+from sreworkbook.notify.message import (
+    NOTIFY_POLICY,
     Delivery,
     Notification,
-    RetryPolicy,
-    judge_2xx,
     masked_target,
-    post_json,
     resolve_failure,
     scrubber_for,
     severity_of,
 )
-from sreworkbook.exceptions import SecretError
 from sreworkbook.results import Status
 from sreworkbook.secrets import resolve
 
 __all__ = [
     "PAGERDUTY_EVENTS_URL",
+    "USER_AGENT",
     "PagerDutyNotifier",
     "SlackNotifier",
     "WebhookNotifier",
@@ -41,6 +44,7 @@ __all__ = [
 ]
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+USER_AGENT = "sreworkbook-notify/1"
 
 _EMOJI = {
     Status.OK: ":white_check_mark:",
@@ -200,26 +204,36 @@ def webhook_payload(message: Notification) -> dict[str, Any]:
     return {"version": 1, **message.to_dict()}
 
 
-def _judge_pagerduty(response: requests.Response) -> tuple[bool, str]:
+#: Decides a final (non-retried) answer: (delivered?, what to say).
+Judge = Callable[[Reply], tuple[bool, str]]
+
+
+def judge_2xx(reply: Reply) -> tuple[bool, str]:
+    """Any 2xx is delivered; otherwise not. The status and the start of the body, either way."""
+    body = reply.snippet()
+    return reply.ok, f"HTTP {reply.status}" + (f": {body}" if body else "")
+
+
+def _judge_pagerduty(reply: Reply) -> tuple[bool, str]:
     try:
-        body = response.json()
+        body = reply.json()
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        return judge_2xx(response)
-    if 200 <= response.status_code < 300:
+        return judge_2xx(reply)
+    if reply.ok:
         key = body.get("dedup_key")
         said = str(body.get("message") or body.get("status") or "accepted")
         return True, said + (f" (dedup_key {key})" if key else "")
     errors = body.get("errors")
     problems = "; ".join(str(e) for e in errors) if isinstance(errors, list) else ""
     said = ": ".join(str(body[k]) for k in ("status", "message") if body.get(k))
-    text = f"HTTP {response.status_code}" + (f": {said}" if said else "")
+    text = f"HTTP {reply.status}" + (f": {said}" if said else "")
     return False, text + (f" ({problems})" if problems else "")
 
 
 class _HttpNotifier:
-    """Shared plumbing: a secret URL or key resolved at send time, the retrying transport."""
+    """Shared plumbing: a secret URL or key resolved at send time, posted through the edge."""
 
     name: str
 
@@ -231,12 +245,14 @@ class _HttpNotifier:
         policy: RetryPolicy | None,
         session: requests.Session | None,
         sleep: Callable[[float], None],
+        draw: Callable[[], float] = random.random,
     ) -> None:
         self.name = name
         self._environ: Mapping[str, str] = environ if environ is not None else {}
-        self.policy = policy or RetryPolicy()
+        self.policy = policy or NOTIFY_POLICY
         self._session = session
         self._sleep = sleep
+        self._draw = draw
 
     def _resolve(self, value: str, key: str) -> str:
         return resolve(value, self._environ, key=key)
@@ -246,17 +262,23 @@ class _HttpNotifier:
         url: str,
         payload: Mapping[str, Any],
         secrets: list[str | None],
-        judge: Callable[[requests.Response], tuple[bool, str]] = judge_2xx,
+        judge: Judge = judge_2xx,
     ) -> Delivery:
-        return post_json(
-            self.name,
-            url,
-            payload,
-            policy=self.policy,
-            session=self._session,
-            sleep=self._sleep,
-            scrubber=scrubber_for(secrets),
-            judge=judge,
+        """POST ``payload`` as JSON; the outcome as a :class:`Delivery`, never raising."""
+        scrubber = scrubber_for(secrets)
+        edge = HttpEdge(
+            self.name, session=self._session, policy=self.policy, sleep=self._sleep, draw=self._draw
+        )
+        body = json.dumps(payload, default=str, ensure_ascii=False).encode("utf-8")
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        try:
+            reply = edge.post(url, data=body, headers=headers)
+        except SourceError as exc:
+            detail = scrubber.scrub(exc.detail)
+            return Delivery(self.name, False, exc.attempts or 0, exc.status, detail, exc.waited_s)
+        ok, detail = judge(reply)
+        return Delivery(
+            self.name, ok, reply.attempts, reply.status, scrubber.scrub(detail), reply.waited_s
         )
 
 

@@ -1,4 +1,4 @@
-"""What a notifier sends and returns, and the retrying JSON-over-HTTP transport they share.
+"""What a notifier sends and returns, and the one :class:`Notifier` protocol.
 
 A :class:`Notification` is channel-neutral; each notifier renders it (Slack blocks, an e-mail,
 a PagerDuty event, a webhook body). A :class:`Delivery` is what came of one send: a failed
@@ -7,32 +7,29 @@ delivery is a result, never an exception, and its ``detail`` never holds a secre
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
-import requests
-
-from sreworkbook.exceptions import ParameterError
+from sreworkbook.edges.retry import RetryPolicy
 from sreworkbook.results import Finding, RunSummary, Status
 from sreworkbook.secrets import MASK, Scrubber, references
 
 __all__ = [
-    "USER_AGENT",
+    "NOTIFY_POLICY",
     "Delivery",
     "Notification",
     "Notifier",
-    "RetryPolicy",
     "format_value",
-    "post_json",
+    "masked_target",
+    "resolve_failure",
+    "scrubber_for",
     "severity_of",
 ]
 
-USER_AGENT = "sreworkbook-notify/1"
+#: Notifiers wait a second before the first retry (the data sources, half a second).
+NOTIFY_POLICY = RetryPolicy(backoff_s=1.0)
 
 _SEVERITY = {
     Status.CRIT: "critical",
@@ -214,33 +211,6 @@ class Notifier(Protocol):
     def send(self, message: Notification) -> Delivery: ...
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Timeout and retries: exponential backoff on 429, 5xx and connection errors.
-
-    A 429's ``Retry-After`` is honoured when it is at most ``max_retry_after_s``; a longer
-    one ends the delivery at once (waiting less would only be refused again).
-    """
-
-    timeout_s: float = 10.0
-    retries: int = 3
-    backoff_s: float = 1.0
-    max_backoff_s: float = 30.0
-    max_retry_after_s: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.timeout_s <= 0:
-            raise ParameterError("must be positive", key="timeout_s")
-        if self.retries < 0:
-            raise ParameterError("must be 0 or more", key="retries")
-        if self.backoff_s < 0 or self.max_backoff_s < 0 or self.max_retry_after_s < 0:
-            raise ParameterError("backoff and waits must be 0 or more", key="backoff_s")
-
-    def backoff(self, retry: int) -> float:
-        """Seconds to wait before retry number ``retry`` (1, 2, ...): 1, 2, 4, ... capped."""
-        return float(min(self.backoff_s * 2 ** (retry - 1), self.max_backoff_s))
-
-
 def scrubber_for(secrets: Iterable[str | None]) -> Scrubber:
     """A scrubber for resolved secret values, and for the path and query of secret URLs."""
     values: list[str] = []
@@ -265,137 +235,6 @@ def masked_target(value: str) -> str:
         port = f":{parts.port}" if parts.port else ""
         return f"{parts.scheme}://{parts.hostname}{port}/{MASK}"
     return MASK
-
-
-def _where(url: str) -> str:
-    parts = urlsplit(url)
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return f"{parts.hostname or 'the server'}{port}"
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date), if present."""
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    base_header = response.headers.get("Date", "")
-    try:
-        base = parsedate_to_datetime(base_header) if base_header else datetime.now(UTC)
-    except (TypeError, ValueError):
-        base = datetime.now(UTC)
-    if when.tzinfo is None or base.tzinfo is None:
-        return None
-    return max(0.0, (when - base).total_seconds())
-
-
-def _snippet(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-#: Decides a final (non-retried) answer: (delivered?, what to say).
-Judge = Callable[[requests.Response], tuple[bool, str]]
-
-
-def judge_2xx(response: requests.Response) -> tuple[bool, str]:
-    """Any 2xx is delivered; otherwise the status and the start of the body."""
-    body = _snippet(response.text)
-    if 200 <= response.status_code < 300:
-        return True, f"HTTP {response.status_code}" + (f": {body}" if body else "")
-    return False, f"HTTP {response.status_code}" + (f": {body}" if body else "")
-
-
-def post_json(
-    notifier: str,
-    url: str,
-    payload: Mapping[str, Any],
-    *,
-    policy: RetryPolicy,
-    session: requests.Session | None,
-    sleep: Callable[[float], None],
-    scrubber: Scrubber,
-    judge: Judge = judge_2xx,
-    headers: Mapping[str, str] | None = None,
-) -> Delivery:
-    """POST ``payload`` as JSON with retries; the outcome as a :class:`Delivery`, never raising.
-
-    Without a ``session`` a private one is opened and closed for this call.
-    """
-    body = json.dumps(payload, default=str, ensure_ascii=False).encode("utf-8")
-    all_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-    all_headers.update(headers or {})
-    if session is None:
-        with requests.Session() as private:
-            return _post(notifier, url, body, all_headers, policy, private, sleep, scrubber, judge)
-    return _post(notifier, url, body, all_headers, policy, session, sleep, scrubber, judge)
-
-
-def _post(
-    notifier: str,
-    url: str,
-    body: bytes,
-    headers: Mapping[str, str],
-    policy: RetryPolicy,
-    session: requests.Session,
-    sleep: Callable[[float], None],
-    scrubber: Scrubber,
-    judge: Judge,
-) -> Delivery:
-    attempts, waited = 0, 0.0
-    status: int | None = None
-    problem = ""
-    pause: float | None = None
-    for attempt in range(policy.retries + 1):
-        if attempt:
-            wait = policy.backoff(attempt) if pause is None else pause
-            sleep(wait)
-            waited += wait
-        attempts += 1
-        pause = None
-        try:
-            response = session.post(url, data=body, headers=dict(headers), timeout=policy.timeout_s)
-        except requests.Timeout:
-            status = None
-            problem = f"no answer from {_where(url)} within {policy.timeout_s:g} s"
-            continue
-        except requests.ConnectionError as exc:
-            status = None
-            problem = f"cannot connect to {_where(url)} ({type(exc).__name__})"
-            continue
-        except requests.RequestException as exc:  # a bad URL, too many redirects: not transient
-            detail = f"request not sent ({type(exc).__name__})"
-            return Delivery(notifier, False, attempts, None, scrubber.scrub(detail), waited)
-        with response:
-            status = response.status_code
-            if status == 429 or 500 <= status <= 599:
-                pause = _retry_after(response)
-                problem = f"HTTP {status}" + (
-                    f": {_snippet(response.text)}" if response.text else ""
-                )
-                if pause is not None and pause > policy.max_retry_after_s:
-                    detail = (
-                        f"{problem}; Retry-After {pause:g} s is longer than the "
-                        f"{policy.max_retry_after_s:g} s this notifier waits"
-                    )
-                    return Delivery(
-                        notifier, False, attempts, status, scrubber.scrub(detail), waited
-                    )
-                continue
-            ok, detail = judge(response)
-        return Delivery(notifier, ok, attempts, status, scrubber.scrub(detail), waited)
-    detail = f"{problem}; gave up after {attempts} attempt{'s' if attempts > 1 else ''}"
-    return Delivery(notifier, False, attempts, status, scrubber.scrub(detail), waited)
 
 
 def resolve_failure(notifier: str, problem: str) -> Delivery:

@@ -12,7 +12,7 @@ The sandbox points Alertmanager and the notifiers at them, and tests read what a
 Both keep what they receive in memory (:meth:`received`, :meth:`wait_for`) and append it to
 files when given paths (JSON lines; mbox for mail). As a detached process::
 
-    python -m sreworkbook.receivers --slack-port 0 --smtp-port 0 --dir .sandbox/receivers
+    python -m sreworkbook.sandbox.receivers --slack-port 0 --smtp-port 0 --dir .sandbox/receivers
 
 prints one JSON line with the URLs once both listen, writes the same to
 ``DIR/receivers.json`` and runs until SIGTERM or SIGINT.
@@ -545,7 +545,7 @@ class SMTPSink:
         return AuthResult(success=False, handled=False)
 
 
-# -- python -m sreworkbook.receivers -----------------------------------------------------------
+# -- python -m sreworkbook.sandbox.receivers -----------------------------------------------------------
 _EXIT_BAD_INPUT = 64
 
 
@@ -557,7 +557,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m sreworkbook.receivers",
+        prog="python -m sreworkbook.sandbox.receivers",
         description="Run the Slack-compatible webhook receiver and the SMTP sink until stopped.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")

@@ -10,23 +10,26 @@ from __future__ import annotations
 
 import html
 import mimetypes
+import random
 import smtplib
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Protocol
 
-from sreworkbook.alerts.notify_base import (
+from sreworkbook.edges.retry import RetryPolicy
+from sreworkbook.exceptions import SecretError
+from sreworkbook.notify.message import (
+    NOTIFY_POLICY,
     Delivery,
     Notification,
-    RetryPolicy,
     resolve_failure,
     scrubber_for,
 )
-from sreworkbook.exceptions import SecretError
 from sreworkbook.results import Status
 from sreworkbook.secrets import Scrubber, resolve
 
@@ -196,6 +199,7 @@ class EmailNotifier:
         policy: RetryPolicy | None = None,
         smtp_factory: SMTPFactory = smtp_connection,
         sleep: Callable[[float], None] = time.sleep,
+        draw: Callable[[], float] = random.random,
         max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
     ) -> None:
         self.name = name
@@ -209,9 +213,10 @@ class EmailNotifier:
         self.implicit_tls = implicit_tls
         self._tls_context = tls_context
         self._environ: Mapping[str, str] = environ if environ is not None else {}
-        self.policy = policy or RetryPolicy(timeout_s=30.0)
+        self.policy = policy or replace(NOTIFY_POLICY, timeout_s=30.0)
         self._factory = smtp_factory
         self._sleep = sleep
+        self._draw = draw
         self.max_attachment_bytes = max_attachment_bytes
 
     def __repr__(self) -> str:
@@ -246,7 +251,7 @@ class EmailNotifier:
         last: _Final | None = None
         for attempt in range(self.policy.retries + 1):
             if attempt:
-                wait = self.policy.backoff(attempt)
+                wait = self.policy.backoff(attempt, self._draw())
                 self._sleep(wait)
                 waited += wait
             attempts += 1
