@@ -179,8 +179,8 @@ def test_select_files_other_layouts() -> None:
 def test_missing_directory_and_bad_window() -> None:
     with pytest.raises(MissingFileError):
         open_log_store("/nonexistent/logs")
-    with pytest.raises(ParameterError):
-        open_log_store("s3://bucket/logs")  # no client
+    with pytest.raises(ParameterError, match="not an s3:// URL"):
+        open_log_store("s3:///logs")  # no bucket
     with pytest.raises(ParameterError):
         LogScanner(
             LocalLogStore("/"), LogFilter(start=at("2024-03-10T01:00"), end=at("2024-03-10T00:00"))

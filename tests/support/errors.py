@@ -63,10 +63,19 @@ def botocore_errors() -> list[Exception]:
                 except TypeError:
                     break
             continue
-        try:
-            found.append(kind(**_fields(kind)))
-        except (TypeError, KeyError):
-            found.append(kind())
+        fields: dict[str, Any] = dict(_fields(kind))
+        for name, parameter in inspect.signature(kind.__init__).parameters.items():
+            if (
+                name != "self"
+                and parameter.default is parameter.empty
+                and parameter.kind
+                in (
+                    parameter.POSITIONAL_OR_KEYWORD,
+                    parameter.KEYWORD_ONLY,
+                )
+            ):
+                fields.setdefault(name, {} if name == "last_response" else "x")
+        found.append(kind(**fields))
     return found
 
 

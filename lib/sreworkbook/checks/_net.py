@@ -17,7 +17,6 @@ from typing import Any
 
 import requests
 
-from sreworkbook.checks._common import masked
 from sreworkbook.config import Environment
 from sreworkbook.edges.http import Auth, HttpEdge, describe
 from sreworkbook.edges.retry import RetryPolicy
@@ -77,10 +76,8 @@ def http_get(
     except SourceTimeout as exc:
         raise SourceTimeout(f"timed out after {timeout_s:g} s", source=shown) from exc
     except SourceError as exc:
-        cause = exc.__cause__ or exc
-        reason = describe(cause) or (
-            f"request failed: {type(cause).__name__}: {masked(str(cause))[:200]}"
-        )
+        cause = exc.__cause__ or exc  # its text may hold the URL's query: not shown
+        reason = describe(cause) or f"request failed: {type(cause).__name__}"
         raise SourceError(reason, source=shown) from exc
     return HttpAnswer(
         status_code=reply.status,

@@ -50,14 +50,9 @@ def _common(parser: argparse.ArgumentParser, *, window_required: bool) -> None:
 
 
 def _store(args: argparse.Namespace) -> LogStore:
-    client = None
-    if str(args.dir).startswith("s3://"):
-        import boto3
-
-        client = boto3.client("s3")
-    elif not Path(args.dir).is_dir():
+    if not str(args.dir).startswith("s3://") and not Path(args.dir).is_dir():
         raise MissingFileError(str(args.dir), what="log directory given by --dir")
-    return open_log_store(args.dir, s3_client=client)
+    return open_log_store(args.dir)
 
 
 def _window(args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:

@@ -293,9 +293,7 @@ def explore(
 def _store(logs: LogsConfig, root: Path) -> tuple[LogStore, str]:
     where = logs.dir
     if where.startswith("s3://"):
-        import boto3
-
-        return open_log_store(where, s3_client=boto3.client("s3")), where
+        return open_log_store(where), where
     path = Path(where) if Path(where).is_absolute() else root / where
     return open_log_store(path), str(path)
 

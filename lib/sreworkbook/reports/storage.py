@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sreworkbook.exceptions import OutputError, ParameterError
+from sreworkbook.edges import s3
+from sreworkbook.exceptions import OutputError
 from sreworkbook.reports.assets import PLOTLY_JS
 from sreworkbook.reports.index import build_index, render_index
 from sreworkbook.reports.index_ledger import decode_lines
@@ -179,46 +180,21 @@ class LocalOutputs:
 
 def parse_s3_url(url: str) -> tuple[str, str]:
     """``(bucket, prefix)`` of ``s3://bucket/prefix`` (the prefix without slashes at its ends)."""
-    if not url.startswith("s3://") or not url[5:].split("/", 1)[0]:
-        raise ParameterError(f"not an s3:// URL: {url!r}", key="--outputs")
-    bucket, _, prefix = url[5:].partition("/")
+    bucket, prefix = s3.parse_s3_url(url, key="--outputs")
     return bucket, prefix.strip("/")
 
 
 def make_s3_client(*, endpoint_url: str | None = None, timeout_s: float = 10.0) -> Any:
-    """A boto3 S3 client with timeouts; credentials and region from boto3's standard chain.
+    """An S3 client from the S3 edge: credentials and region from boto3's standard chain.
 
     ``endpoint_url`` (or ``AWS_ENDPOINT_URL_S3``, read by boto3) points at MinIO or moto.
     """
-    try:
-        import boto3
-        from botocore.config import Config
-    except ImportError as exc:  # pragma: no cover - boto3 is a dependency
-        raise OutputError("S3 outputs need boto3: pip install boto3") from exc
-    config = Config(connect_timeout=timeout_s, read_timeout=timeout_s, retries={"max_attempts": 3})
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
-
-
-def _status(exc: Exception) -> tuple[str, int]:
-    response = getattr(exc, "response", None) or {}
-    code = str(response.get("Error", {}).get("Code", ""))
-    return code, int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-
-
-def _missing(exc: Exception) -> bool:
-    """No such key (a HEAD says only "404", for a missing bucket too: a later write tells)."""
-    return _status(exc)[0] in ("NoSuchKey", "NotFound", "404")
+    return s3.make_client(endpoint_url=endpoint_url, timeout_s=timeout_s)
 
 
 def _conflict(exc: Exception) -> bool:
-    code, status = _status(exc)
+    code, status = s3.error_code(exc)
     return code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412)
-
-
-def _boto_errors() -> tuple[type[Exception], ...]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    return (BotoCoreError, ClientError)
 
 
 class S3Outputs:
@@ -233,7 +209,7 @@ class S3Outputs:
         return f"{self.prefix}/{name}" if self.prefix else name
 
     def _fail(self, what: str, exc: Exception) -> OutputError:
-        return OutputError(f"{self.url}: cannot {what}: {exc}")
+        return OutputError(f"{self.url}: cannot {what}: {s3.translate(exc, query=self.url)}")
 
     def _call(self, what: str, method: str, name: str) -> dict[str, Any] | None:
         """``client.METHOD`` on ``name``'s key; ``None`` when there is no such object."""
@@ -241,8 +217,8 @@ class S3Outputs:
             found: dict[str, Any] = getattr(self.client, method)(
                 Bucket=self.bucket, Key=self.key(name)
             )
-        except _boto_errors() as exc:
-            if _missing(exc):
+        except s3.boto_errors() as exc:
+            if s3.is_missing(exc):
                 return None
             raise self._fail(f"{what} {name}", exc) from exc
         return found
@@ -252,7 +228,7 @@ class S3Outputs:
         got = self._call("read", "get_object", name)
         try:
             return (got["Body"].read(), str(got["ETag"])) if got else None
-        except _boto_errors() as exc:
+        except s3.boto_errors() as exc:
             raise self._fail(f"read {name}", exc) from exc
 
     def _etag(self, name: str) -> str | None:
@@ -276,7 +252,7 @@ class S3Outputs:
         try:
             for page in pages.paginate(Bucket=self.bucket, Prefix=self.key(name)):
                 yield from page.get("Contents", ())
-        except _boto_errors() as exc:
+        except s3.boto_errors() as exc:
             raise self._fail(f"list {name}", exc) from exc
 
     def run_folders(self) -> Iterator[RunFolder]:
@@ -307,8 +283,8 @@ class S3Outputs:
             path = Path(folder) / LEDGER
             try:
                 self.client.download_file(self.bucket, self.key(LEDGER), str(path))
-            except _boto_errors() as exc:
-                if not _missing(exc):
+            except s3.boto_errors() as exc:
+                if not s3.is_missing(exc):
                     raise self._fail("read the ledger", exc) from exc
                 path.write_bytes(b"")
             yield path
@@ -323,7 +299,7 @@ class S3Outputs:
             body = change(data)
             try:
                 return body, self._put(LEDGER, body, cache=_FRESH, **condition)
-            except _boto_errors() as exc:
+            except s3.boto_errors() as exc:
                 if not _conflict(exc):
                     raise self._fail("write the ledger", exc) from exc
             time.sleep(min(2.0, 0.05 * 2**attempt))
@@ -365,7 +341,7 @@ class S3Outputs:
                 done = self.client.delete_objects(
                     Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
                 )
-            except _boto_errors() as exc:
+            except s3.boto_errors() as exc:
                 raise self._fail("delete runs", exc) from exc
             if done.get("Errors"):
                 raise OutputError(f"{self.url}: cannot delete {done['Errors'][0]}")
@@ -393,7 +369,7 @@ class S3Outputs:
             try:
                 page = render_index(decode_lines(lines), now=now, schedule=schedule)
                 self._put(INDEX, page.encode("utf-8"), cache=_FRESH)
-            except _boto_errors() as exc:
+            except s3.boto_errors() as exc:
                 raise self._fail("write the index", exc) from exc
             if self._etag(LEDGER) == etag:
                 break
@@ -413,7 +389,7 @@ class S3Outputs:
                 with path.open("rb") as body:
                     self._put(path.relative_to(local).as_posix(), body)
             self._put_asset(local / "assets" / PLOTLY_JS)
-        except (*_boto_errors(), OSError) as exc:  # type: ignore[misc]
+        except s3.boto_errors() as exc:
             raise self._fail(f"upload {run_dir.name}", exc) from exc
         ledger = self.append_line(line)
         self.rebuild_index(now=now, schedule=schedule, ledger=ledger)

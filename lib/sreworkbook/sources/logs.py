@@ -41,11 +41,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Literal, NamedTuple, Protocol
+from typing import IO, Any, BinaryIO, Literal, NamedTuple, Protocol, cast
 
 import msgspec
 import pandas as pd
 
+from sreworkbook.edges import s3
 from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError
 
 __all__ = [
@@ -214,7 +215,7 @@ class LocalLogStore:
 
 
 class S3LogStore:
-    """Log files under an S3 prefix, through an injected boto3 S3 client."""
+    """Log files under an S3 prefix, through an injected boto3 S3 client (the S3 edge)."""
 
     def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
         self.client, self.bucket = client, bucket
@@ -222,36 +223,21 @@ class S3LogStore:
         self.description = f"s3://{bucket}/{self.prefix}"
 
     def list(self) -> list[tuple[str, int]]:
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self.prefix, Delimiter="/"
-            )
-            return [
-                (o["Key"][len(self.prefix) :], int(o["Size"]))
-                for page in pages
-                for o in page.get("Contents", ())
-            ]
-        except Exception as exc:  # botocore's tree: ClientError, BotoCoreError
-            raise SourceError(str(exc), source=self.description, query="list") from exc
+        found = s3.list_objects(self.bucket, self.prefix, client=self.client, delimiter="/")
+        return [(item.key[len(self.prefix) :], item.size) for item in found]
 
     def open(self, name: str) -> BinaryIO:
-        try:
-            body: BinaryIO = self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)[
-                "Body"
-            ]
-        except Exception as exc:
-            raise SourceError(str(exc), source=self.description, query=name) from exc
-        return body
+        stream = s3.open_object(self.description + name, client=self.client)
+        return cast(BinaryIO, stream)
 
 
 def open_log_store(location: str | Path, *, s3_client: Any = None) -> LogStore:
-    """A store for a folder or an ``s3://bucket/prefix`` (which needs ``s3_client``)."""
+    """A store for a folder or an ``s3://bucket/prefix``; without an ``s3_client`` one is made
+    from boto3's standard chain (environment, shared files, instance roles)."""
     text = str(location)
     if text.startswith("s3://"):
-        if s3_client is None:
-            raise ParameterError("an s3:// location needs an S3 client", key="dir")
-        bucket, _, prefix = text[5:].partition("/")
-        return S3LogStore(s3_client, bucket, prefix)
+        bucket, prefix = s3.parse_s3_url(text, key="dir")
+        return S3LogStore(s3_client if s3_client is not None else s3.make_client(), bucket, prefix)
     return LocalLogStore(text)
 
 

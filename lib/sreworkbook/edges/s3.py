@@ -1,0 +1,263 @@
+"""The S3 edge: ``s3://`` URLs, clients with timeouts, listing and streaming reads, and errors.
+
+Used by backups, the S3 outputs root, the logs reader and the incident explorer. Credentials
+come from the configured ``${ENV}`` references, else boto3's standard chain (environment,
+shared files, instance roles); a loopback endpoint (the sandbox's moto server) with neither
+gets dummy keys. ``endpoint_url`` points at an S3-compatible store (MinIO, moto). Every
+botocore error is translated here (:func:`translate`): a missing object or bucket is a
+:class:`~sreworkbook.exceptions.MissingFileError`, a timeout a
+:class:`~sreworkbook.exceptions.SourceTimeout`, anything else a
+:class:`~sreworkbook.exceptions.SourceError` naming ``s3`` and the URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sreworkbook.config import S3Config
+from sreworkbook.exceptions import (
+    MissingFileError,
+    ParameterError,
+    SourceError,
+    SourceTimeout,
+    WorkbookError,
+)
+
+__all__ = [
+    "DUMMY_KEYS",
+    "S3Object",
+    "S3Stream",
+    "boto_errors",
+    "client_for",
+    "download",
+    "error_code",
+    "head_object",
+    "is_loopback",
+    "is_missing",
+    "list_objects",
+    "make_client",
+    "open_object",
+    "parse_s3_url",
+    "translate",
+]
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+#: What a loopback test endpoint (moto) gets when no credentials are configured or found.
+DUMMY_KEYS = ("sreworkbook-sandbox", "sreworkbook-sandbox")
+
+_NOT_FOUND = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """One listed object."""
+
+    bucket: str
+    key: str
+    size: int
+    last_modified: dt.datetime
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def parse_s3_url(url: str, *, key: str | None = None) -> tuple[str, str]:
+    """``(bucket, key)`` of ``s3://bucket/key``; a :class:`ParameterError` naming the
+    parameter ``key`` otherwise."""
+    parts = urlsplit(str(url))
+    if parts.scheme != "s3" or not parts.netloc:
+        raise ParameterError(f"not an s3:// URL: {url!r}", key=key)
+    return parts.netloc, parts.path.lstrip("/")
+
+
+def make_client(
+    *,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    timeout_s: float = 10.0,
+    session: Any = None,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+) -> Any:
+    """A boto3 S3 client with connect/read timeouts and bounded retries.
+
+    Keys given here win; otherwise boto3's standard chain applies.
+    """
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as exc:  # pragma: no cover - boto3 is a dependency
+        raise SourceError("boto3 is not installed: pip install boto3", source="s3") from exc
+    config = Config(connect_timeout=timeout_s, read_timeout=timeout_s, retries={"max_attempts": 3})
+    factory = session or boto3.session.Session()
+    keys: dict[str, str] = {}
+    if access_key_id and secret_access_key:
+        keys = {"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key}
+    return factory.client(
+        "s3", endpoint_url=endpoint_url, region_name=region, config=config, **keys
+    )
+
+
+def is_loopback(endpoint_url: str | None) -> bool:
+    """True when ``endpoint_url`` names this machine (a local moto or MinIO)."""
+    if not endpoint_url:
+        return False
+    try:
+        return (urlsplit(endpoint_url).hostname or "") in _LOOPBACK
+    except ValueError:
+        return False
+
+
+def client_for(
+    s3: S3Config,
+    *,
+    resolve: Callable[[str], str] = str,
+    session: Any = None,
+    timeout_s: float = 10.0,
+) -> Any:
+    """The client for ``s3``: its key references resolved (only now), else the standard chain.
+
+    A loopback endpoint with no keys configured and none in the standard chain gets dummy
+    keys, which moto accepts; a remote endpoint never does (it then fails as unauthenticated).
+    """
+    endpoint = resolve(s3.endpoint_url) if s3.endpoint_url else None
+    key_id = resolve(s3.access_key_id) if s3.access_key_id else None
+    secret = resolve(s3.secret_access_key) if s3.secret_access_key else None
+    if not (key_id and secret) and is_loopback(endpoint):
+        import boto3
+
+        found = (session or boto3.session.Session()).get_credentials()
+        if found is None:
+            key_id, secret = DUMMY_KEYS
+    return make_client(
+        endpoint_url=endpoint,
+        region=resolve(s3.region),
+        timeout_s=timeout_s,
+        session=session,
+        access_key_id=key_id,
+        secret_access_key=secret,
+    )
+
+
+def error_code(exc: BaseException) -> tuple[str, int]:
+    """The S3 error code and HTTP status of a botocore ``ClientError`` (``("", 0)`` otherwise)."""
+    response = getattr(exc, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    return code, int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def is_missing(exc: BaseException) -> bool:
+    """No such key or bucket (a HEAD answers only ``404``, for a missing bucket too)."""
+    return error_code(exc)[0] in _NOT_FOUND
+
+
+def translate(exc: BaseException, *, query: str) -> WorkbookError:
+    """``exc`` (botocore's, or an OS error while streaming) as a workbook error about ``query``."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError | TimeoutError):
+        return SourceTimeout(str(exc), source="s3", query=query)
+    if isinstance(exc, ClientError):
+        code, status = error_code(exc)
+        if code in _NOT_FOUND:
+            return MissingFileError(query, what="S3 object")
+        message = exc.response.get("Error", {}).get("Message", exc)
+        return SourceError(f"{code}: {message}", source="s3", query=query, status=status or None)
+    if isinstance(exc, NoCredentialsError):
+        return SourceError("no AWS credentials found (standard chain)", source="s3", query=query)
+    return SourceError(f"{type(exc).__name__}: {exc}", source="s3", query=query)
+
+
+def boto_errors() -> tuple[type[Exception], ...]:
+    """What an S3 call may raise: botocore's errors, and OS errors while streaming a body."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError, OSError)
+
+
+def list_objects(
+    bucket: str, prefix: str = "", *, client: Any, delimiter: str | None = None
+) -> Iterator[S3Object]:
+    """Every object under ``prefix`` (paginated); with ``delimiter="/"`` not in sub-folders."""
+    query = f"s3://{bucket}/{prefix}"
+    extra = {"Delimiter": delimiter} if delimiter else {}
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=prefix, **extra
+        )
+        for page in pages:
+            for item in page.get("Contents", ()):
+                yield S3Object(bucket, str(item["Key"]), int(item["Size"]), item["LastModified"])
+    except boto_errors() as exc:
+        raise translate(exc, query=query) from exc
+
+
+class S3Stream(io.RawIOBase):
+    """A readable, non-seekable stream of one object's body; errors are workbook errors."""
+
+    def __init__(self, body: Any, *, url: str) -> None:
+        super().__init__()
+        self._body = body
+        self.name = url
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            data: bytes = self._body.read(None if size < 0 else size)
+        except boto_errors() as exc:
+            raise translate(exc, query=self.name) from exc
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._body.close()
+        finally:
+            super().close()
+
+
+def open_object(url: str, *, client: Any) -> S3Stream:
+    """A stream of the object at ``s3://bucket/key``; a missing one raises MissingFileError."""
+    bucket, key = parse_s3_url(url)
+    try:
+        response = client.get_object(Bucket=bucket, Key=key)
+    except boto_errors() as exc:
+        raise translate(exc, query=url) from exc
+    return S3Stream(response["Body"], url=url)
+
+
+def head_object(url: str, *, client: Any) -> tuple[int, str, dt.datetime | None]:
+    """``(size, etag, last_modified)`` of the object at ``url``."""
+    bucket, key = parse_s3_url(url)
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except boto_errors() as exc:
+        raise translate(exc, query=url) from exc
+    return int(head.get("ContentLength", 0)), str(head.get("ETag", "")), head.get("LastModified")
+
+
+def download(url: str, target: Any, *, client: Any, chunk_size: int = 1 << 20) -> int:
+    """Copy the object at ``url`` into the open binary file ``target``; bytes copied."""
+    copied = 0
+    with open_object(url, client=client) as stream:
+        while chunk := stream.read(chunk_size):
+            target.write(chunk)
+            copied += len(chunk)
+    return copied
