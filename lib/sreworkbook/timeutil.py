@@ -1,26 +1,47 @@
-"""Times and durations as users write them: RFC 3339, epoch seconds, ``now-24h``, ``1h30m``."""
+"""Times and durations as users write them, the same in every CLI, notebook and parameter file.
+
+A time is any of::
+
+    now   now-15m   now-1h30m   now-1.5h   now-2w        relative to the caller's ``now``
+    2026-11-20T14:00:00Z   2026-11-20T16:00:00+02:00    RFC 3339 / ISO 8601 (naive means UTC)
+    2026-11-20   20261120                               a date: its 00:00 UTC
+    1795132800   1795132800.5                           epoch seconds
+
+and a duration any of ``90s``, ``15m``, ``1h30m``, ``1.5h``, ``2d``, ``2w``, ``250ms`` or a
+number of seconds. Times come back as aware UTC datetimes, durations in seconds (a float).
+:func:`window` turns a start, an end and a length into ``[start, end)``; :func:`rfc3339`
+writes a time back. Prometheus's own, stricter duration grammar (integers only, units in
+order, used in rule files) is :mod:`sreworkbook.alerts.durations`, in milliseconds.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from sreworkbook.exceptions import ParameterError
 
-__all__ = ["format_duration", "parse_duration", "parse_time", "rfc3339"]
+__all__ = ["format_duration", "parse_duration", "parse_time", "rfc3339", "window"]
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+_RELATIVE = re.compile(r"now\s*(?:-\s*(.+))?")
+_EPOCH = re.compile(r"\d+(\.\d+)?")
+_FORMS = "RFC 3339 like 2026-11-20T14:00:00Z, a date, epoch seconds, now or now-1h30m"
+
+Now = datetime | Callable[[], datetime]
 
 
 def parse_duration(text: str | float | int, *, name: str = "duration") -> float:
-    """Seconds in a Prometheus-style duration (``90s``, ``1h30m``, ``2d``) or a number."""
+    """Seconds in a duration (``90s``, ``1h30m``, ``1.5h``, ``2w``) or a number of seconds."""
     if isinstance(text, int | float) and not isinstance(text, bool):
         if text < 0:
             raise ParameterError(f"must not be negative, got {text}", key=name)
         return float(text)
     value = str(text).strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
+    if _EPOCH.fullmatch(value):
         return float(value)
     pos, total = 0, 0.0
     for match in _DURATION.finditer(value):
@@ -46,35 +67,69 @@ def format_duration(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
-def parse_time(text: str | float | datetime, *, now: datetime, name: str = "time") -> datetime:
-    """An aware UTC datetime from RFC 3339, epoch seconds, ``now`` or ``now-24h``."""
+def _utc(moment: datetime) -> datetime:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def parse_time(
+    text: str | float | datetime, *, now: Now | None = None, name: str = "time"
+) -> datetime:
+    """An aware UTC datetime from any form in the module notes.
+
+    ``now`` (a datetime, or a function giving one) anchors ``now`` and ``now-…``; without it
+    those are refused. A ``ParameterError`` names ``name`` and the accepted forms.
+    """
     if isinstance(text, datetime):
-        return text if text.tzinfo else text.replace(tzinfo=UTC)
-    if isinstance(text, int | float):
+        return _utc(text)
+    if isinstance(text, int | float) and not isinstance(text, bool):
         return datetime.fromtimestamp(float(text), UTC)
     value = str(text).strip()
-    if value == "now":
-        return now
-    relative = re.fullmatch(r"now\s*-\s*(.+)", value)
+    relative = _RELATIVE.fullmatch(value)
     if relative:
-        return now - timedelta(seconds=parse_duration(relative.group(1), name=name))
-    if re.fullmatch(r"\d+(\.\d+)?", value):
+        if now is None:
+            raise ParameterError(f"{value!r} needs a current time here; use {_FORMS}", key=name)
+        anchor = _utc(now() if callable(now) else now)
+        back = parse_duration(relative.group(1), name=name) if relative.group(1) else 0.0
+        return anchor - timedelta(seconds=back)
+    if _EPOCH.fullmatch(value) and len(value.partition(".")[0]) != 8:  # 20261120 is a date
         return datetime.fromtimestamp(float(value), UTC)
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return _utc(datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00")))
     except ValueError:
+        raise ParameterError(f"not a time: {value!r} (use {_FORMS})", key=name) from None
+
+
+def window(
+    *,
+    start: str | datetime | None,
+    end: str | datetime | None,
+    length: str | float | None,
+    now: Now,
+) -> tuple[datetime, datetime]:
+    """``[start, end)`` from the usual parameters: ``end`` defaults to now, ``start`` to
+    ``end − length``. Errors name the parameter (``start``, ``end``, ``window``)."""
+    end_at = parse_time(end or "now", now=now, name="end")
+    if start:
+        start_at = parse_time(start, now=now, name="start")
+    else:
+        start_at = end_at - timedelta(seconds=parse_duration(length or "", name="window"))
+    if start_at >= end_at:
         raise ParameterError(
-            f"not a time: {value!r} (use RFC 3339 like 2026-11-01T00:00:00Z, epoch seconds, "
-            "or now-24h)",
-            key=name,
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            f"start ({rfc3339(start_at)}) must be before end ({rfc3339(end_at)})", key="start"
+        )
+    return start_at, end_at
 
 
-def rfc3339(moment: datetime | float) -> str:
-    """``moment`` as RFC 3339 UTC with a ``Z`` (seconds, or milliseconds when fractional)."""
+def rfc3339(
+    moment: datetime | float,
+    *,
+    timespec: Literal["auto", "seconds", "milliseconds"] = "auto",
+) -> str:
+    """``moment`` (a datetime, a pandas Timestamp, or epoch seconds) as RFC 3339 UTC with a
+    ``Z``: whole seconds, or milliseconds when fractional (``timespec`` forces one)."""
     if not isinstance(moment, datetime):
         moment = datetime.fromtimestamp(moment, UTC)
-    moment = moment.astimezone(UTC)
-    spec = "milliseconds" if moment.microsecond else "seconds"
-    return moment.isoformat(timespec=spec).replace("+00:00", "Z")
+    moment = _utc(moment)
+    if timespec == "auto":
+        timespec = "milliseconds" if moment.microsecond else "seconds"
+    return moment.isoformat(timespec=timespec).replace("+00:00", "Z")

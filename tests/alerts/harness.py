@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from sreworkbook.alerts import AlertInstance, AlertRule, EvalGrid, Signal, format_duration
+from sreworkbook.alerts import AlertInstance, AlertRule, EvalGrid, Signal, format_duration_ms
 from sreworkbook.alerts.expr import format_number
 
 LOOKBACK_MS = 5 * 60_000
@@ -171,11 +171,11 @@ def write_rules(path: Path, cases: Sequence[Case], interval_ms: int) -> None:
     for case in cases:
         rule = {"alert": case.alert, "expr": case.expr, "labels": case.labels}
         if case.for_ms:
-            rule["for"] = format_duration(case.for_ms)
+            rule["for"] = format_duration_ms(case.for_ms)
         if case.keep_ms:
-            rule["keep_firing_for"] = format_duration(case.keep_ms)
+            rule["keep_firing_for"] = format_duration_ms(case.keep_ms)
         rules.append(rule)
-    group = {"name": "g", "interval": format_duration(interval_ms), "rules": rules}
+    group = {"name": "g", "interval": format_duration_ms(interval_ms), "rules": rules}
     path.write_text(yaml.safe_dump({"groups": [group]}, sort_keys=False), encoding="utf-8")
 
 
@@ -215,14 +215,14 @@ def write_promtool_test(
                 )
             ]
             tests.append(
-                {"eval_time": format_duration(t), "alertname": case.alert, "exp_alerts": firing}
+                {"eval_time": format_duration_ms(t), "alertname": case.alert, "exp_alerts": firing}
             )
     document = {
         "rule_files": ["rules.yml"],
-        "evaluation_interval": format_duration(interval_ms),
+        "evaluation_interval": format_duration_ms(interval_ms),
         "tests": [
             {
-                "interval": format_duration(sample_ms),
+                "interval": format_duration_ms(sample_ms),
                 "input_series": input_series,
                 "alert_rule_test": tests,
             }

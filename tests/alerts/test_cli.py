@@ -47,6 +47,7 @@ def test_parse_time_forms() -> None:
     assert parse_time("1795132800.5") == 1_795_132_800_500
     assert parse_time("now", now=lambda: 100.0) == 100_000
     assert parse_time("now-1h", now=lambda: 7200.0) == 3_600_000
+    assert parse_time("now-1.5h", now=lambda: 7200.0) == 1_800_000  # as every CLI reads it
     with pytest.raises(ParameterError, match="--start"):
         parse_time("yesterday", key="--start")
     with pytest.raises(ParameterError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sreworkbook.alerts.durations import format_duration, parse_duration
+from sreworkbook.alerts.durations import format_duration_ms, parse_duration_ms
 
 
 @pytest.mark.parametrize(
@@ -24,13 +24,13 @@ from sreworkbook.alerts.durations import format_duration, parse_duration
     ],
 )
 def test_parses_prometheus_durations(text: str | int, ms: int) -> None:
-    assert parse_duration(text) == ms
+    assert parse_duration_ms(text) == ms
 
 
 @pytest.mark.parametrize("text", ["5x", "", "1.5m", "-1m", "m5", "5", 5, "30m1h", "1h 30m", True])
 def test_rejects_what_prometheus_rejects(text: str | int) -> None:
     with pytest.raises(ValueError, match="not a duration"):
-        parse_duration(text)
+        parse_duration_ms(text)
 
 
 @pytest.mark.parametrize(
@@ -44,5 +44,5 @@ def test_rejects_what_prometheus_rejects(text: str | int) -> None:
     ],
 )
 def test_formats_as_prometheus_does(ms: int, text: str) -> None:
-    assert format_duration(ms) == text
-    assert parse_duration(text) == ms
+    assert format_duration_ms(ms) == text
+    assert parse_duration_ms(text) == ms

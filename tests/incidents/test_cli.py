@@ -79,3 +79,12 @@ def test_bad_input_names_the_parameter(
     assert "--dir" in str(missing.value)
     with pytest.raises(ParameterError):
         run(["logs", "errors", "--dir", str(winston[0]), "--start", "now", "--end", "now-1h"])
+
+
+def test_relative_times_read_as_everywhere_else(
+    winston: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    for start in ("now-1h30m", "now-1.5h", "now-2w"):  # once refused here, read by alerts
+        argv = ["logs", "errors", "--dir", str(winston[0]), "--start", start, "--end", "now"]
+        assert run([*argv, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == []  # the fixture's logs are older

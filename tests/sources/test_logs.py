@@ -30,7 +30,6 @@ from sreworkbook.sources.logs import (
     S3LogStore,
     duration_ms,
     open_log_store,
-    parse_time,
     read_logs,
     select_files,
 )
@@ -92,25 +91,6 @@ def test_public_names_exist() -> None:
 )
 def test_duration_ms(value: object, expected: float | None) -> None:
     assert duration_ms(value) == expected
-
-
-def test_parse_time_forms() -> None:
-    utc = datetime(2024, 3, 11, 14, 0, tzinfo=UTC)
-    assert parse_time("2024-03-11T14:00:00Z", name="--start") == utc
-    assert parse_time("2024-03-11T14:00", name="--start") == utc  # naive means UTC
-    assert parse_time("2024-03-11T16:00:00+02:00", name="--start") == utc
-    assert parse_time(str(int(utc.timestamp())), name="--start") == utc
-    assert parse_time(datetime(2024, 3, 11, 14), name="x") == utc
-    now = datetime(2024, 3, 11, 15, 0, tzinfo=UTC)
-    assert parse_time("now-1h", name="--start", now=lambda: now) == utc
-    assert parse_time("now", name="--end", now=lambda: now) == now
-
-
-def test_parse_time_rejects_garbage_naming_the_parameter() -> None:
-    with pytest.raises(ParameterError) as err:
-        parse_time("yesterday", name="--start")
-    assert err.value.key == "--start"
-    assert "yesterday" in str(err.value)
 
 
 LISTING = [

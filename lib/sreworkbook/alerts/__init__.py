@@ -16,7 +16,7 @@ real tools on them, and :func:`simulate` replays episodes through the routing
 
 from sreworkbook.alerts.alertmanager import AlertmanagerFile, RoutingPolicy, alertmanager_config
 from sreworkbook.alerts.backtest import AlertInstance, Episode, backtest, firing_episodes
-from sreworkbook.alerts.durations import format_duration, parse_duration
+from sreworkbook.alerts.durations import format_duration_ms, parse_duration_ms
 from sreworkbook.alerts.export import ExportBundle, export_bundle
 from sreworkbook.alerts.expr import Comparison, split_threshold
 from sreworkbook.alerts.incidents import Incident, read_incidents
@@ -81,11 +81,11 @@ __all__ = [
     "evaluate_signal",
     "export_bundle",
     "firing_episodes",
-    "format_duration",
+    "format_duration_ms",
     "instances_json",
     "load_rules",
     "pareto_front",
-    "parse_duration",
+    "parse_duration_ms",
     "parse_rules",
     "read_incidents",
     "recommend",

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sreworkbook.alerts._yaml import dump_yaml
-from sreworkbook.alerts.durations import format_duration
+from sreworkbook.alerts.durations import format_duration_ms
 from sreworkbook.config import NotificationsConfig
 from sreworkbook.exceptions import ParameterError
 from sreworkbook.secrets import references, resolve
@@ -216,7 +216,7 @@ def _receiver(name: str, **integrations: dict[str, Any] | None) -> dict[str, Any
 def _route(receiver: str, severity: str, repeat_ms: int | None) -> dict[str, Any]:
     out: dict[str, Any] = {"receiver": receiver, "matchers": [f'severity="{severity}"']}
     if repeat_ms is not None:
-        out["repeat_interval"] = format_duration(repeat_ms)
+        out["repeat_interval"] = format_duration_ms(repeat_ms)
     return out
 
 
@@ -243,7 +243,7 @@ def alertmanager_config(
         raise ParameterError(f"secrets must be 'files' or 'inline', not {secrets!r}")
     keeper = _Secrets(secrets, secrets_dir, environ)
     notes: list[str] = []
-    global_: dict[str, Any] = {"resolve_timeout": format_duration(policy.resolve_timeout_ms)}
+    global_: dict[str, Any] = {"resolve_timeout": format_duration_ms(policy.resolve_timeout_ms)}
     slack = _slack(notifications, keeper, global_)
     email = _email(notifications, keeper, notes, environ if secrets == "inline" else None)
     pagerduty = _pagerduty(notifications, keeper, pagerduty_url, pagerduty_routing_key)
@@ -253,9 +253,9 @@ def alertmanager_config(
     route: dict[str, Any] = {
         "receiver": "team-slack",
         "group_by": list(policy.group_by),
-        "group_wait": format_duration(policy.group_wait_ms),
-        "group_interval": format_duration(policy.group_interval_ms),
-        "repeat_interval": format_duration(policy.repeat_interval_ms),
+        "group_wait": format_duration_ms(policy.group_wait_ms),
+        "group_interval": format_duration_ms(policy.group_interval_ms),
+        "repeat_interval": format_duration_ms(policy.repeat_interval_ms),
         "routes": [
             *(dict(r) for r in first_routes),
             _route("oncall-critical", "critical", policy.critical_repeat_interval_ms),

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -20,7 +19,8 @@ from typing import Any
 
 import requests
 
-from sreworkbook.alerts.durations import parse_duration
+from sreworkbook import timeutil
+from sreworkbook.alerts.durations import parse_duration_ms
 from sreworkbook.alerts.incidents import Incident, read_incidents
 from sreworkbook.alerts.prometheus_api import RuleBacktest, backtest_rules, instances_json
 from sreworkbook.alerts.rules import load_rules
@@ -28,27 +28,12 @@ from sreworkbook.exceptions import ParameterError
 
 __all__ = ["parse_time", "register"]
 
-_RELATIVE = re.compile(r"^now(?:\s*-\s*(\S+))?$")
-
 
 def parse_time(text: str, *, now: Callable[[], float] = time.time, key: str = "time") -> int:
-    """Epoch milliseconds from RFC 3339 (``2026-11-20T00:00:00Z``, a date), epoch seconds,
-    ``now`` or ``now-7d``; a ``ParameterError`` naming ``key`` otherwise."""
-    value = text.strip()
-    relative = _RELATIVE.match(value)
-    try:
-        if relative:
-            back = parse_duration(relative.group(1)) if relative.group(1) else 0
-            return round(now() * 1000) - back
-        if re.fullmatch(r"\d+(\.\d+)?", value):
-            return round(float(value) * 1000)
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError as exc:
-        raise ParameterError(
-            f"not a time: {text!r} ({exc}); use RFC 3339, epoch seconds or now-7d", key=key
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    """Epoch milliseconds from any time :func:`sreworkbook.timeutil.parse_time` reads
+    (RFC 3339, a date, epoch seconds, ``now``, ``now-7d``, ``now-1.5h``); a
+    ``ParameterError`` naming ``key`` otherwise."""
+    moment = timeutil.parse_time(text, now=lambda: datetime.fromtimestamp(now(), UTC), name=key)
     return round(moment.timestamp() * 1000)
 
 
@@ -84,7 +69,7 @@ def _backtest(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     interval_ms = None
     if args.interval:
         try:
-            interval_ms = parse_duration(args.interval)
+            interval_ms = parse_duration_ms(args.interval)
         except ValueError as exc:
             raise ParameterError(str(exc), key="--interval") from None
         if interval_ms <= 0:

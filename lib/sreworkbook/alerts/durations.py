@@ -1,6 +1,8 @@
-"""Prometheus durations (``5m``, ``1h30m``, ``0s``): parsed to whole milliseconds and back.
+"""Prometheus durations (``5m``, ``1h30m``, ``0s``), strictly, in whole milliseconds and back.
 
-The grammar is Prometheus's own (``model.ParseDuration``): units ``y w d h m s ms`` in that
+For rule files and Alertmanager configurations, where the workbook must refuse what
+Prometheus refuses. Users' own durations (``1.5h`` included) are
+:func:`sreworkbook.timeutil.parse_duration`, in seconds. The grammar is Prometheus's own (``model.ParseDuration``): units ``y w d h m s ms`` in that
 order, each at most once, integers only; ``0`` alone is allowed. ``5x``, ``1.5m``, ``-1m`` or
 ``m5`` are errors, so a rule file that Prometheus rejects is rejected here as well.
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["format_duration", "parse_duration"]
+__all__ = ["format_duration_ms", "parse_duration_ms"]
 
 _UNITS_MS = {
     "y": 365 * 86_400_000,
@@ -26,10 +28,10 @@ _PATTERN = re.compile(
 _ORDER = ("y", "w", "d", "h", "m", "s", "ms")
 
 
-def parse_duration(text: str | int | float) -> int:
+def parse_duration_ms(text: str | int | float) -> int:
     """``text`` (a Prometheus duration) in milliseconds; ``ValueError`` naming it when invalid.
 
-    >>> parse_duration("1h30m")
+    >>> parse_duration_ms("1h30m")
     5400000
     """
     if isinstance(text, bool):
@@ -48,7 +50,7 @@ def parse_duration(text: str | int | float) -> int:
     return sum(int(n) * _UNITS_MS[u] for n, u in zip(match.groups(), _ORDER, strict=True) if n)
 
 
-def format_duration(ms: int) -> str:
+def format_duration_ms(ms: int) -> str:
     """``ms`` as Prometheus writes durations: ``0s``, ``90s`` → ``1m30s``, ``1500`` → ``1s500ms``."""
     if ms < 0:
         raise ValueError(f"negative duration: {ms} ms")

@@ -29,7 +29,7 @@ from sreworkbook.alerts.alertmanager import (
     RoutingPolicy,
     alertmanager_config,
 )
-from sreworkbook.alerts.durations import format_duration
+from sreworkbook.alerts.durations import format_duration_ms
 from sreworkbook.alerts.expr import format_number
 from sreworkbook.alerts.rules import AlertRule, parse_rules
 from sreworkbook.alerts.ruletests import (
@@ -119,8 +119,8 @@ def decorate(rule: AlertRule, *, original: AlertRule, runbook: str, span: str) -
     notes.setdefault("summary", f"{rule.name} is firing")
     notes.setdefault(
         "description",
-        f"{rule.name}: the condition held for {format_duration(rule.for_ms)} "
-        f"(evaluated every {format_duration(rule.interval_ms)}).",
+        f"{rule.name}: the condition held for {format_duration_ms(rule.for_ms)} "
+        f"(evaluated every {format_duration_ms(rule.interval_ms)}).",
     )
     if runbook:
         notes["runbook_url"] = runbook
@@ -130,11 +130,13 @@ def decorate(rule: AlertRule, *, original: AlertRule, runbook: str, span: str) -
             f"threshold {format_number(original.threshold or 0.0)} → {format_number(rule.threshold)}"
         )
     if rule.for_ms != original.for_ms:
-        changes.append(f"for {format_duration(original.for_ms)} → {format_duration(rule.for_ms)}")
+        changes.append(
+            f"for {format_duration_ms(original.for_ms)} → {format_duration_ms(rule.for_ms)}"
+        )
     if rule.keep_firing_for_ms != original.keep_firing_for_ms:
         changes.append(
-            f"keep_firing_for {format_duration(original.keep_firing_for_ms)} → "
-            f"{format_duration(rule.keep_firing_for_ms)}"
+            f"keep_firing_for {format_duration_ms(original.keep_firing_for_ms)} → "
+            f"{format_duration_ms(rule.keep_firing_for_ms)}"
         )
     if changes:
         notes["tuning"] = f"Tuned on {span}: {', '.join(changes)}."
@@ -188,7 +190,7 @@ def _cases(
         try:
             if lead_ms(alert.signal) > _LONGEST_LEAD_MS:
                 raise CaseSkipped(
-                    f"it looks back {format_duration(lead_ms(alert.signal))}, longer than a "
+                    f"it looks back {format_duration_ms(lead_ms(alert.signal))}, longer than a "
                     "test window should"
                 )
             history = tuning.result.signal

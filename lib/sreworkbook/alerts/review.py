@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sreworkbook.alerts.durations import format_duration
+from sreworkbook.alerts.durations import format_duration_ms
 from sreworkbook.alerts.export import ExportBundle
 from sreworkbook.alerts.routing import routing_from_config
 from sreworkbook.alerts.ruletests import Querier
@@ -77,7 +77,7 @@ def review_slos(env: Environment, report: TuningReport) -> tuple[SLOReview, ...]
         quietest = traffic[1] if traffic else None
         burns = tuple(
             (
-                format_duration(w.short_ms),
+                format_duration_ms(w.short_ms),
                 w.factor,
                 single_failure_burn(quietest, w.short_ms, slo.objective)
                 if quietest

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sreworkbook.alerts.durations import parse_duration
+from sreworkbook.alerts.durations import parse_duration_ms
 from sreworkbook.exceptions import ParameterError
 
 __all__ = [
@@ -217,7 +217,7 @@ def _ms(node: Mapping[str, Any], name: str, inherited: int, where: str) -> int:
     if name not in node:
         return inherited
     try:
-        value = parse_duration(node[name])
+        value = parse_duration_ms(node[name])
     except ValueError as exc:
         raise ParameterError(str(exc), key=f"{where}.{name}") from None
     if value <= 0:

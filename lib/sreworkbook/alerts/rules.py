@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from sreworkbook.alerts.durations import format_duration, parse_duration
+from sreworkbook.alerts.durations import format_duration_ms, parse_duration_ms
 from sreworkbook.alerts.expr import Comparison, format_number, split_threshold
 from sreworkbook.config import load_yaml
 from sreworkbook.exceptions import ParameterError
@@ -50,7 +50,7 @@ class _Model(BaseModel):
 
 def _duration(value: Any) -> int:
     try:
-        return parse_duration(value)
+        return parse_duration_ms(value)
     except ValueError as exc:
         raise ValueError(str(exc)) from None
 
@@ -219,9 +219,9 @@ class AlertRule:
         """The rule as a Prometheus rule-file entry."""
         out: dict[str, Any] = {"alert": self.name, "expr": self.expr}
         if self.for_ms:
-            out["for"] = format_duration(self.for_ms)
+            out["for"] = format_duration_ms(self.for_ms)
         if self.keep_firing_for_ms:
-            out["keep_firing_for"] = format_duration(self.keep_firing_for_ms)
+            out["keep_firing_for"] = format_duration_ms(self.keep_firing_for_ms)
         if self.labels:
             out["labels"] = dict(self.labels)
         if self.annotations:

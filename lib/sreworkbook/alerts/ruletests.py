@@ -31,7 +31,7 @@ from sreworkbook.alerts.backtest import (
     backtest,
     instance_presence,
 )
-from sreworkbook.alerts.durations import format_duration
+from sreworkbook.alerts.durations import format_duration_ms
 from sreworkbook.alerts.expr import compare, format_number
 from sreworkbook.alerts.gotemplate import TemplateUnsupported, expand
 from sreworkbook.alerts.incidents import Incident
@@ -103,7 +103,7 @@ class RuleTestCase:
         for at, alerts in self.expected:
             tests.append(
                 {
-                    "eval_time": format_duration(at),
+                    "eval_time": format_duration_ms(at),
                     "alertname": self.alert,
                     "exp_alerts": [
                         {
@@ -116,7 +116,7 @@ class RuleTestCase:
             )
         return {
             "name": self.name,
-            "interval": format_duration(self.sample_ms),
+            "interval": format_duration_ms(self.sample_ms),
             "input_series": [{"series": s, "values": v} for s, v in self.series],
             "alert_rule_test": tests,
         }
@@ -372,6 +372,6 @@ def rule_test_document(
     interval = intervals.pop() if intervals else 60_000
     return {
         "rule_files": [rule_file],
-        "evaluation_interval": format_duration(interval),
+        "evaluation_interval": format_duration_ms(interval),
         "tests": [c.to_test_group() for c in cases],
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sreworkbook.alerts.durations import parse_duration
+from sreworkbook.alerts.durations import parse_duration_ms
 from sreworkbook.alerts.expr import _tokens
 
 __all__ = ["LOOKBACK_MS", "PromQLUnsupported", "lead_ms", "selectors"]
@@ -97,14 +97,14 @@ def lead_ms(expr: str) -> int:
     )
     try:
         spans = [r.replace(" ", "") for r in re.findall(r"\[([^\]]+)\]", clean)]
-        ranges = [parse_duration(r.split(":")[0]) for r in spans]
+        ranges = [parse_duration_ms(r.split(":")[0]) for r in spans]
         total = LOOKBACK_MS + (
             sum(ranges) if any(":" in r for r in spans) else max(ranges, default=0)
         )
         for sign, shift in re.findall(r"\boffset\s+(-?)\s*((?:\d+\s*[a-z]+\s*)+)", clean):
             if sign:
                 raise PromQLUnsupported("the expression uses a negative offset")
-            total += parse_duration(shift.replace(" ", ""))
+            total += parse_duration_ms(shift.replace(" ", ""))
     except ValueError as exc:
         raise PromQLUnsupported(f"cannot read a duration: {exc}") from None
     return total

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sreworkbook.alerts.durations import format_duration
+from sreworkbook.alerts.durations import format_duration_ms
 from sreworkbook.alerts.expr import format_number
 from sreworkbook.alerts.rules import AlertRule, RecordingRule
 from sreworkbook.config import SLOConfig
@@ -71,7 +71,7 @@ class SLOSpec:
     by: tuple[str, ...] = ("job",)
 
     def ratio(self, window_ms: int) -> str:
-        return self.bad_ratio.replace("$window", format_duration(window_ms))
+        return self.bad_ratio.replace("$window", format_duration_ms(window_ms))
 
 
 def slo_spec(
@@ -118,7 +118,7 @@ def burn_rate_rules(
     used = sorted({w.long_ms for w in windows} | {w.short_ms for w in windows})
     recording = [
         RecordingRule(
-            f"slo:{slo.name}_errors:ratio_rate{format_duration(w)}",
+            f"slo:{slo.name}_errors:ratio_rate{format_duration_ms(w)}",
             slo.ratio(w),
             {"slo": slo.name},
         )
@@ -136,7 +136,7 @@ def burn_rate_rules(
         expr = "\nor\n".join(parts)
         kind = "Page" if severity == "critical" else "Ticket"
         described = ", ".join(
-            f"{w.factor:g}x over {format_duration(w.long_ms)} and {format_duration(w.short_ms)}"
+            f"{w.factor:g}x over {format_duration_ms(w.long_ms)} and {format_duration_ms(w.short_ms)}"
             for w in rows
         )
         alerts.append(
@@ -177,7 +177,7 @@ def burn_warnings(
         if burn >= w.factor:
             out.append(
                 f"{slo.name}: at {requests_per_s:.3g} req/s one failed request burns "
-                f"{burn:.1f}x over {format_duration(w.short_ms)} (alert at {w.factor:g}x): "
+                f"{burn:.1f}x over {format_duration_ms(w.short_ms)} (alert at {w.factor:g}x): "
                 "the alert would fire on single errors"
             )
     if 1.0 - slo.objective < 1.0 / (requests_per_s * 30 * 86_400):

@@ -21,7 +21,7 @@ from pathlib import Path
 import requests
 
 from sreworkbook.alerts.backtest import AlertInstance, backtest
-from sreworkbook.alerts.durations import parse_duration
+from sreworkbook.alerts.durations import parse_duration_ms
 from sreworkbook.alerts.incidents import Incident, read_incidents, within
 from sreworkbook.alerts.prometheus_api import RuleBacktest, backtest_rules
 from sreworkbook.alerts.rules import AlertRule, RuleSet, load_rules
@@ -295,8 +295,8 @@ def tune_environment(
     shares one grid. Bad parameters raise :class:`ParameterError` naming them.
     """
     try:
-        span = parse_duration(window)
-        every = parse_duration(interval) if interval else None
+        span = parse_duration_ms(window)
+        every = parse_duration_ms(interval) if interval else None
     except ValueError as exc:
         raise ParameterError(str(exc), key="interval" if interval else "window") from None
     if span <= 0:

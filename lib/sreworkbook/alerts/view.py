@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from sreworkbook import plots
-from sreworkbook.alerts.durations import format_duration
+from sreworkbook.alerts.durations import format_duration_ms
 from sreworkbook.alerts.export import ExportBundle
 from sreworkbook.alerts.review import SLOReview
 from sreworkbook.alerts.scoring import Score
@@ -133,9 +133,9 @@ def rule_figure(
     fig.update_xaxes(range=[_when(signal.grid.start_ms), _when(signal.grid.end_ms)])
     plots.shade_incidents(fig, incidents)
     setting = (
-        f"for {format_duration(rule.for_ms)} → {format_duration(tuned.for_ms)}"
+        f"for {format_duration_ms(rule.for_ms)} → {format_duration_ms(tuned.for_ms)}"
         if tuned.for_ms != rule.for_ms
-        else f"for {format_duration(rule.for_ms)}"
+        else f"for {format_duration_ms(rule.for_ms)}"
     )
     title = (
         f"{rule.name} ({rule.labels.get('severity', 'no severity')}, {setting}): "
@@ -149,8 +149,10 @@ def rule_figure(
 
 def _setting(score: Score) -> str:
     threshold = "" if score.threshold is None else f"> {score.threshold:g}, "
-    keep = f", keep {format_duration(score.keep_firing_for_ms)}" if score.keep_firing_for_ms else ""
-    return f"{threshold}for {format_duration(score.for_ms)}{keep}"
+    keep = (
+        f", keep {format_duration_ms(score.keep_firing_for_ms)}" if score.keep_firing_for_ms else ""
+    )
+    return f"{threshold}for {format_duration_ms(score.for_ms)}{keep}"
 
 
 def _minutes(seconds: float | None) -> str:

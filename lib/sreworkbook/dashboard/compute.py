@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from sreworkbook import timeutil
 from sreworkbook.config import SLOConfig, Thresholds
 from sreworkbook.dashboard.panels import PANELS, ROUTE_PANELS, MetricsBackend, empty_frame
 from sreworkbook.dashboard.slo import SLOResult, evaluate_slo
 from sreworkbook.exceptions import ParameterError, SourceError
 from sreworkbook.results import Finding, Status, worst
-from sreworkbook.timeutil import parse_duration, parse_time, rfc3339
+from sreworkbook.timeutil import parse_duration, rfc3339
 
 __all__ = [
     "MAX_POINTS_PER_PANEL",
@@ -66,15 +67,7 @@ def resolve_window(*, start: str, end: str, window: str, step: str, now: datetim
     ``start``/``end`` win over ``window`` (``end`` defaults to now, ``start`` to end − window);
     ``step`` is a duration or ``auto`` (about 300 points per chart, at least 60 s).
     """
-    end_at = parse_time(end or "now", now=now, name="end")
-    if start:
-        start_at = parse_time(start, now=now, name="start")
-    else:
-        start_at = end_at - timedelta(seconds=parse_duration(window, name="window"))
-    if start_at >= end_at:
-        raise ParameterError(
-            f"start ({rfc3339(start_at)}) must be before end ({rfc3339(end_at)})", key="start"
-        )
+    start_at, end_at = timeutil.window(start=start, end=end, length=window, now=now)
     span = (end_at - start_at).total_seconds()
     if step in ("", "auto"):
         step_s = max(60.0, round(span / 300 / 60) * 60)

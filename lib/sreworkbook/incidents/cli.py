@@ -14,7 +14,8 @@ import pandas as pd
 from sreworkbook.exceptions import MissingFileError
 from sreworkbook.incidents.errors import error_groups, rfc3339
 from sreworkbook.incidents.trace import trace
-from sreworkbook.sources.logs import LogStore, ScanStats, open_log_store, parse_time
+from sreworkbook.sources.logs import LogStore, ScanStats, open_log_store
+from sreworkbook.timeutil import parse_time
 
 __all__ = ["register"]
 
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
 def _common(parser: argparse.ArgumentParser, *, window_required: bool) -> None:
     parser.add_argument("--dir", required=True, help="log folder, or s3://bucket/prefix")
-    when = "ISO 8601 (UTC unless an offset is given), epoch seconds, or now-1h"
+    when = "RFC 3339 (UTC unless an offset is given), a date, epoch seconds, now or now-1h30m"
     parser.add_argument("--start", required=window_required, help=f"window start: {when}")
     parser.add_argument("--end", required=window_required, help=f"window end: {when}")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from sreworkbook import timeutil
 from sreworkbook.sources.logs import (
     DEFAULT_LAYOUT,
     LogFilter,
@@ -59,10 +60,8 @@ def normalise_message(message: object) -> str:
 
 
 def rfc3339(ts: datetime | pd.Timestamp) -> str:
-    """``2024-03-11T14:00:00.123Z``: UTC, milliseconds."""
-    return (
-        pd.Timestamp(ts).tz_convert("UTC").isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    """``2024-03-11T14:00:00.123Z``: UTC, always with milliseconds (log lines carry them)."""
+    return timeutil.rfc3339(ts, timespec="milliseconds")
 
 
 @dataclass(frozen=True)

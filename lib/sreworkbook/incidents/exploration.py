@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sreworkbook import timeutil
 from sreworkbook.config import Environment, LogsConfig
 from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError
 from sreworkbook.incidents.errors import rfc3339
@@ -34,7 +35,6 @@ from sreworkbook.sources.logs import (
     read_logs,
     select_files,
 )
-from sreworkbook.timeutil import parse_duration, parse_time
 
 __all__ = [
     "LEVELS",
@@ -57,16 +57,7 @@ _SEARCH_COLUMNS = ["ts", "level", "message", "method", "url", "statusCode", "dur
 
 def resolve_span(*, start: str, end: str, window: str, now: datetime) -> tuple[datetime, datetime]:
     """``[start, end)`` from the parameters: ``end`` defaults to now, ``start`` to end − window."""
-    end_at = parse_time(end or "now", now=now, name="end")
-    if start:
-        start_at = parse_time(start, now=now, name="start")
-    else:
-        start_at = end_at - timedelta(seconds=parse_duration(window, name="window"))
-    if start_at >= end_at:
-        raise ParameterError(
-            f"start ({rfc3339(start_at)}) must be before end ({rfc3339(end_at)})", key="start"
-        )
-    return start_at, end_at
+    return timeutil.window(start=start, end=end, length=window, now=now)
 
 
 def pick_incident(

@@ -48,6 +48,7 @@ import pandas as pd
 
 from sreworkbook.edges import s3
 from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError
+from sreworkbook.timeutil import parse_time
 
 __all__ = [
     "DEFAULT_LAYOUT",
@@ -63,7 +64,6 @@ __all__ = [
     "ScanStats",
     "duration_ms",
     "open_log_store",
-    "parse_time",
     "read_logs",
     "select_files",
 ]
@@ -239,28 +239,6 @@ def open_log_store(location: str | Path, *, s3_client: Any = None) -> LogStore:
         bucket, prefix = s3.parse_s3_url(text, key="dir")
         return S3LogStore(s3_client if s3_client is not None else s3.make_client(), bucket, prefix)
     return LocalLogStore(text)
-
-
-def parse_time(
-    value: str | datetime | pd.Timestamp, *, name: str, now: Callable[[], datetime] | None = None
-) -> datetime:
-    """An aware UTC datetime from ISO 8601 (naive means UTC), epoch seconds, or ``now[-15m]``."""
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
-    text = value.strip()
-    relative = re.fullmatch(r"now(?:\s*-\s*(\d+(?:\.\d+)?)\s*([smhd]))?", text)
-    if relative and now is not None:
-        amount, unit = relative.groups()
-        seconds = float(amount or 0) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit or "s"]
-        return now().astimezone(UTC) - timedelta(seconds=seconds)
-    try:
-        if re.fullmatch(r"\d{9,11}(\.\d+)?", text):
-            return datetime.fromtimestamp(float(text), UTC)
-        return parse_time(datetime.fromisoformat(text), name=name)
-    except ValueError as exc:
-        raise ParameterError(
-            f"not a time: {value!r} (ISO 8601 or epoch seconds)", key=name
-        ) from exc
 
 
 def duration_ms(value: Any) -> float | None:
