@@ -115,8 +115,8 @@ def main() -> None:
 
     from sreworkbook.alerts import EvalGrid, backtest, evaluate_signal, load_rules
     from sreworkbook.alerts.backtest import firing_episodes, instance_presence, present_runs
-    from sreworkbook.alerts.incidents import read_incidents
     from sreworkbook.alerts.scoring import sweep
+    from sreworkbook.known_incidents import load_incidents
     from sreworkbook.sources.prometheus import PrometheusSource
 
     rules = load_rules(ROOT / "parameters" / "alerts.yaml")
@@ -126,7 +126,7 @@ def main() -> None:
             incidents_file = Path(args.incidents) if args.incidents else None
         else:
             url, incidents_file = start_prometheus(stack)
-        incidents = read_incidents(incidents_file) if incidents_file else ()
+        incidents = load_incidents(incidents_file) if incidents_file else ()
         session = stack.enter_context(requests.Session())
         client = PrometheusSource(url, session=session, timeout_s=300)
         end_ms = (int(time.time() * 1000) - 10 * 60_000) // 60_000 * 60_000

@@ -13,8 +13,8 @@ import requests
 
 from sreworkbook.alerts import AlertRule, backtest_rules
 from sreworkbook.alerts._yaml import dump_yaml
-from sreworkbook.alerts.incidents import Incident
 from sreworkbook.alerts.ruletests import CaseSkipped, build_case, rule_test_document
+from sreworkbook.known_incidents import Incident
 from sreworkbook.sources.prometheus import PrometheusSource
 
 from .conftest import PrometheusTSDB
@@ -94,7 +94,7 @@ def test_cases_from_real_episodes_pass_promtool_and_catch_a_changed_rule(
     rules = [GAUGE, RATE]
     end = ORIGIN + HOURS * 3_600_000
     results = backtest_rules(rules, served, start_ms=ORIGIN, end_ms=end)
-    incident = Incident("spike", ORIGIN + 180 * M, ORIGIN + 220 * M)
+    incident = Incident.from_epoch_ms("spike", ORIGIN + 180 * M, ORIGIN + 220 * M)
     cases = [build_case(r.rule, r.signal, served, incidents=[incident]) for r in results]
     for case in cases:
         assert case.incident == "spike"  # the episode during the incident is preferred

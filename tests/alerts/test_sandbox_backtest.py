@@ -14,8 +14,8 @@ import requests
 
 from sreworkbook.alerts import backtest_rules, load_rules
 from sreworkbook.alerts.cli import register
-from sreworkbook.alerts.incidents import read_incidents
 from sreworkbook.alerts.scoring import pareto_front, recommend, score_instances, sweep
+from sreworkbook.known_incidents import load_incidents
 from sreworkbook.sources.prometheus import PrometheusSource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ def seed_backtest(sandbox):  # type: ignore[no-untyped-def]
     sandbox.require("prometheus")
     assert sandbox.env.prometheus is not None
     rules = load_rules(ROOT / "parameters" / "alerts.yaml")
-    incidents = read_incidents(sandbox.state.incidents_file)
+    incidents = load_incidents(sandbox.state.incidents_file)
     end_ms = int(time.time() * 1000) // 15_000 * 15_000
     start_ms = end_ms - 30 * DAY_MS
     with requests.Session() as session:

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from sreworkbook.alerts import AlertInstance, AlertRule, Episode, EvalGrid, Signal, backtest
-from sreworkbook.alerts.incidents import Incident, parse_incidents, read_incidents
 from sreworkbook.alerts.scoring import (
     WEEK_MS,
     pareto_front,
@@ -20,6 +19,7 @@ from sreworkbook.alerts.scoring import (
     sweep,
 )
 from sreworkbook.exceptions import MissingFileError, ParameterError
+from sreworkbook.known_incidents import Incident, load_incidents, parse_incidents
 
 MIN = 60_000
 
@@ -31,9 +31,9 @@ def test_scores_by_hand() -> None:
         AlertInstance("A", {"i": "2"}, (Episode(100 * MIN, 104 * MIN),)),
     ]
     incidents = [
-        Incident("one", 5 * MIN, 25 * MIN, kind="x"),
-        Incident("missed", 200 * MIN, 210 * MIN, kind="x"),
-        Incident("other kind", 10 * MIN, 20 * MIN, kind="y"),
+        Incident.from_epoch_ms("one", 5 * MIN, 25 * MIN, kind="x"),
+        Incident.from_epoch_ms("missed", 200 * MIN, 210 * MIN, kind="x"),
+        Incident.from_epoch_ms("other kind", 10 * MIN, 20 * MIN, kind="y"),
     ]
     score = score_instances(rule, instances, incidents, start_ms=0, end_ms=WEEK_MS - MIN, kind="x")
     assert score.pages == 3 and score.pages_per_week == pytest.approx(3.0)
@@ -57,7 +57,10 @@ def test_sweep_equals_backtesting_each_candidate() -> None:
         "x", grid, [({"s": s}, grid.times_ms(), v) for s, v in values.items()]
     )
     rule = AlertRule("A", "x > 8", interval_ms=MIN)
-    incidents = [Incident("i", 100 * MIN, 160 * MIN), Incident("j", 900 * MIN, 905 * MIN)]
+    incidents = [
+        Incident.from_epoch_ms("i", 100 * MIN, 160 * MIN),
+        Incident.from_epoch_ms("j", 900 * MIN, 905 * MIN),
+    ]
     thresholds, fors, keeps = [7.0, 8.0, 9.5], [0, 2 * MIN, 5 * MIN], [0, 3 * MIN]
     scores = sweep(
         rule, signal, incidents, thresholds=thresholds, for_ms=fors, keep_firing_for_ms=keeps
@@ -108,7 +111,7 @@ def test_incidents_files(tmp_path: Path) -> None:
     ]
     path = tmp_path / "incidents.json"
     path.write_text(json.dumps(sandbox_style), encoding="utf-8")
-    [incident] = read_incidents(path)
+    [incident] = load_incidents(path)
     assert incident.end_ms - incident.start_ms == 100 * MIN
     assert incident.concerns("HighMemoryUsage", "memory")
     assert not incident.concerns("HighErrorRate", "error_rate")
@@ -119,4 +122,4 @@ def test_incidents_files(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="ends before"):
         parse_incidents([{"name": "x", "start": 2, "end": 1}])
     with pytest.raises(MissingFileError):
-        read_incidents(tmp_path / "none.json")
+        load_incidents(tmp_path / "none.json")

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from sreworkbook.alerts.incidents import read_incidents
 from sreworkbook.alerts.signal import rfc3339_ms
+from sreworkbook.known_incidents import load_incidents
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.notebook, pytest.mark.integration]
@@ -48,7 +48,7 @@ def latest(outputs: Path) -> dict[str, Any]:
 def test_each_runbook_finds_its_incident(runbook: str, sandbox: Any, tmp_path: Path) -> None:
     sandbox.require("prometheus", "api")
     kind, status, code, metric, least = CASES[runbook]
-    incident = next(i for i in read_incidents(sandbox.state.incidents_file) if i.kind == kind)
+    incident = next(i for i in load_incidents(sandbox.state.incidents_file) if i.kind == kind)
     done = run_cli(
         "--outputs", str(tmp_path), "run", runbook, "--env", str(sandbox.env_file),
         "-p", "start", rfc3339_ms(incident.start_ms - 30 * M),
@@ -80,7 +80,7 @@ def test_each_runbook_runs_on_the_last_hour(runbook: str, sandbox: Any, tmp_path
 
 def test_an_alert_from_alertmanager_sets_the_window(sandbox: Any, tmp_path: Path) -> None:
     sandbox.require("prometheus", "api")
-    incident = next(i for i in read_incidents(sandbox.state.incidents_file) if i.kind == "memory")
+    incident = next(i for i in load_incidents(sandbox.state.incidents_file) if i.kind == "memory")
     alert = json.dumps(
         {
             "labels": {"alertname": "HighMemoryUsage", "severity": "critical"},

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from sreworkbook.known_incidents import Incident
 from sreworkbook.sandbox.buckets import histogram_quantile
 from sreworkbook.sandbox.history import History, HistorySpec, Series, generate
-from sreworkbook.sandbox.incidents import Incident, anchor_for, incidents_for
+from sreworkbook.sandbox.incidents import anchor_for, incidents_for, ramp_start
 from sreworkbook.sandbox.model import DB_BUCKETS, DB_OPS, HTTP_BUCKETS, ROUTES
 
 NOW = datetime(2026, 11, 28, 9, 41, 17, tzinfo=UTC)
@@ -58,8 +59,8 @@ def test_spec_ends_two_minutes_before_now_and_anchors_at_midnight() -> None:
 def test_all_four_incidents_fit_in_twelve_days(history: History) -> None:
     assert {i.kind for i in history.incidents} == {"error_rate", "latency", "memory", "database"}
     for i in history.incidents:
-        assert history.times[0] <= i.start < i.end <= history.times[-1]
-        assert i.start < history.spec.anchor
+        assert history.times[0] <= i.start_s < i.end_s <= history.times[-1]
+        assert i.start_s < history.spec.anchor
 
 
 def test_incidents_outside_the_history_are_dropped() -> None:
@@ -88,7 +89,7 @@ def test_error_spike_fails_twelve_percent_of_trades_and_over_five_percent_overal
     )
     assert 0.05 < all_errors / everything < 0.08
     # An hour before, the error ratio is the baseline.
-    before = (history.times >= spike.start - 3600) & (history.times < spike.start - 1800)
+    before = (history.times >= spike.start_s - 3600) & (history.times < spike.start_s - 1800)
     base_errors = sum(
         increase(history.series(name, route=r.path, status_code="500"), before) for r in ROUTES
     )
@@ -108,8 +109,8 @@ def test_latency_regression_puts_p95_at_three_and_a_half_seconds(history: Histor
     assert regression.duration_s == 60 * 60
     p95 = histogram_quantile(0.95, HTTP_BUCKETS, http_by_le(history, history.window(regression)))
     assert p95 == pytest.approx(3.5, abs=0.25)
-    day_before = (history.times >= regression.start - 86_400) & (
-        history.times < regression.end - 86_400
+    day_before = (history.times >= regression.start_s - 86_400) & (
+        history.times < regression.end_s - 86_400
     )
     assert histogram_quantile(0.95, HTTP_BUCKETS, http_by_le(history, day_before)) < 1.5
 
@@ -123,9 +124,9 @@ def test_memory_leak_ramps_from_60_to_97_stays_above_90_for_100_minutes_then_dro
     assert 100 <= minutes_above_90 <= 110
     inside = memory[history.window(leak)]
     assert (inside > 90).all() and inside.max() == pytest.approx(97, abs=0.5)
-    ramp_start = int(np.searchsorted(history.times, leak.ramp_start()))
-    assert memory[ramp_start] == pytest.approx(60, abs=1.5)
-    restart = int(np.searchsorted(history.times, leak.end))
+    ramp = int(np.searchsorted(history.times, ramp_start(leak)))
+    assert memory[ramp] == pytest.approx(60, abs=1.5)
+    restart = int(np.searchsorted(history.times, leak.end_s))
     assert memory[restart + 1] < 50
     assert not history.present[restart]
     assert history.series("up").values[restart] == 0
@@ -134,7 +135,7 @@ def test_memory_leak_ramps_from_60_to_97_stays_above_90_for_100_minutes_then_dro
 
 def test_restart_resets_counters_and_start_time(history: History) -> None:
     leak = incident(history, "memory")
-    restart = int(np.searchsorted(history.times, leak.end))
+    restart = int(np.searchsorted(history.times, leak.end_s))
     count = history.series(
         "http_request_duration_seconds_count", route="/api/trades", status_code="200"
     ).values
@@ -172,7 +173,7 @@ def test_database_slowdown_puts_db_p95_at_one_and_a_half_seconds_with_failures(
     # The seed's alert: more than 10 failures in 5 minutes, only during the incident.
     per_5m = failures.values[5:] - failures.values[:-5]
     firing = history.times[5:][per_5m > 10]
-    assert firing.min() >= slow.start and firing.max() <= slow.end + 300
+    assert firing.min() >= slow.start_s and firing.max() <= slow.end_s + 300
 
 
 def test_daily_and_weekly_cycles(history: History) -> None:
@@ -205,8 +206,8 @@ def test_web_vitals_exist_per_page_and_lcp_slows_during_the_regression(history: 
     lcp_sum = history.series("web_vitals_lcp_seconds_sum", page="/dashboard")
     lcp_count = history.series("web_vitals_lcp_seconds_count", page="/dashboard")
     during = increase(lcp_sum, w) / increase(lcp_count, w)
-    day_before = (history.times >= regression.start - 86_400) & (
-        history.times < regression.end - 86_400
+    day_before = (history.times >= regression.start_s - 86_400) & (
+        history.times < regression.end_s - 86_400
     )
     before = increase(lcp_sum, day_before) / increase(lcp_count, day_before)
     assert during > 1.5 * before

@@ -14,7 +14,8 @@ import pymongo
 import pytest
 import redis
 
-from sreworkbook.sandbox import read_incidents, set_fault, status, up
+from sreworkbook.known_incidents import load_incidents
+from sreworkbook.sandbox import set_fault, status, up
 from sreworkbook.sandbox.layout import endpoint_of
 
 pytestmark = pytest.mark.integration
@@ -91,21 +92,21 @@ def test_prometheus_scrapes_the_api(sandbox: Any) -> None:
 
 def test_backfilled_error_spike_is_visible_through_the_http_api(sandbox: Any) -> None:
     sandbox.require("prometheus")
-    spike = next(i for i in read_incidents(sandbox.state.incidents_file) if i.kind == "error_rate")
-    assert spike.end - spike.start == 25 * 60
+    spike = next(i for i in load_incidents(sandbox.state.incidents_file) if i.kind == "error_rate")
+    assert spike.end_s - spike.start_s == 25 * 60
     query = (
         'sum(rate(http_request_duration_seconds_count{route="/api/trades",status_code="500"}[10m]))'
         ' / sum(rate(http_request_duration_seconds_count{route="/api/trades"}[10m]))'
     )
-    during = promql(sandbox, query, at=spike.end - 60)
+    during = promql(sandbox, query, at=spike.end_s - 60)
     assert float(during[0]["value"][1]) == pytest.approx(0.12, abs=0.025)
-    before = promql(sandbox, query, at=spike.start - 3600)
+    before = promql(sandbox, query, at=spike.start_s - 3600)
     assert float(before[0]["value"][1]) < 0.02
 
 
 def test_thirty_days_of_history_with_all_incidents(sandbox: Any) -> None:
     sandbox.require("prometheus")
-    incidents = read_incidents(sandbox.state.incidents_file)
+    incidents = load_incidents(sandbox.state.incidents_file)
     assert {i.kind for i in incidents} == {"error_rate", "latency", "memory", "database"}
     assert sandbox.env.prometheus is not None
     job = sandbox.env.prometheus.job
@@ -113,14 +114,14 @@ def test_thirty_days_of_history_with_all_incidents(sandbox: Any) -> None:
     peak = promql(
         sandbox,
         f'max_over_time(system_memory_usage_percent{{job="{job}"}}[100m])',
-        at=leak.end - 60,
+        at=leak.end_s - 60,
     )
     assert float(peak[0]["value"][1]) > 95
     regression = next(i for i in incidents if i.kind == "latency")
     p95 = promql(
         sandbox,
         "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[10m])))",
-        at=regression.end - 60,
+        at=regression.end_s - 60,
     )
     assert float(p95[0]["value"][1]) == pytest.approx(3.5, abs=0.4)
     oldest = promql(

@@ -107,7 +107,7 @@ def test_incidents_are_the_prometheus_history_ones(
 ) -> None:
     _, truth, _ = week
     planted = incidents_for(anchor_for(NOW), start=int((NOW - 8 * DAY).timestamp()))
-    in_week = [i for i in planted if i.start >= anchor_for(NOW) - HISTORY_DAYS * 86_400]
+    in_week = [i for i in planted if i.start_s >= anchor_for(NOW) - HISTORY_DAYS * 86_400]
     assert [(i["name"], i["start"], i["end"]) for i in truth["incidents"]] == [
         (i.name, i.to_dict()["start"], i.to_dict()["end"]) for i in in_week
     ]

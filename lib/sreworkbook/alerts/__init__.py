@@ -19,7 +19,6 @@ from sreworkbook.alerts.backtest import AlertInstance, Episode, backtest, firing
 from sreworkbook.alerts.durations import format_duration_ms, parse_duration_ms
 from sreworkbook.alerts.export import ExportBundle, export_bundle
 from sreworkbook.alerts.expr import Comparison, split_threshold
-from sreworkbook.alerts.incidents import Incident, read_incidents
 from sreworkbook.alerts.prometheus_api import (
     RuleBacktest,
     backtest_rules,
@@ -48,6 +47,7 @@ from sreworkbook.alerts.simulate import SimAlert, SimulationResult, simulate
 from sreworkbook.alerts.slo import burn_rate_rules, burn_warnings, slo_spec
 from sreworkbook.alerts.tuning import RuleTuning, TuningReport, tune_environment, tune_rules
 from sreworkbook.alerts.validate import ToolCheck, validate_export
+from sreworkbook.known_incidents import Incident, load_incidents
 
 __all__ = [
     "AlertInstance",
@@ -83,11 +83,11 @@ __all__ = [
     "firing_episodes",
     "format_duration_ms",
     "instances_json",
+    "load_incidents",
     "load_rules",
     "pareto_front",
     "parse_duration_ms",
     "parse_rules",
-    "read_incidents",
     "recommend",
     "routing_from_config",
     "score_instances",

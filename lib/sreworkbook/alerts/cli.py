@@ -21,10 +21,10 @@ import requests
 
 from sreworkbook import timeutil
 from sreworkbook.alerts.durations import parse_duration_ms
-from sreworkbook.alerts.incidents import Incident, read_incidents
 from sreworkbook.alerts.prometheus_api import RuleBacktest, backtest_rules, instances_json
 from sreworkbook.alerts.rules import load_rules
 from sreworkbook.exceptions import ParameterError
+from sreworkbook.known_incidents import Incident, load_incidents
 
 __all__ = ["parse_time", "register"]
 
@@ -79,7 +79,7 @@ def _backtest(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     if end_ms < start_ms:
         raise ParameterError("must not be before --start", key="--end")
     rules = load_rules(_rules_path(args.rules, root), interval_ms=interval_ms)
-    incidents = read_incidents(Path(args.incidents)) if args.incidents else None
+    incidents = load_incidents(Path(args.incidents)) if args.incidents else None
     url = _prometheus_url(args, root)
     with requests.Session() as session:
         client = PrometheusSource(url, session=session, timeout_s=args.timeout)

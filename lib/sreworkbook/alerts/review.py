@@ -7,7 +7,6 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sreworkbook.alerts.durations import format_duration_ms
 from sreworkbook.alerts.export import ExportBundle
@@ -132,17 +131,8 @@ def simulate_report(
 
 
 def known_incidents(report: TuningReport) -> tuple[KnownIncident, ...]:
-    """The report's incidents in the form the charts shade."""
-    return tuple(
-        KnownIncident(
-            name=i.name,
-            start=datetime.fromtimestamp(i.start_ms / 1000, UTC),
-            end=datetime.fromtimestamp(i.end_ms / 1000, UTC),
-            severity=i.severity or "critical",
-            kind=i.kind,
-        )
-        for i in report.incidents
-    )
+    """The report's incidents, for the charts to shade."""
+    return tuple(report.incidents)
 
 
 def assess(

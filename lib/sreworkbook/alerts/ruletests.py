@@ -34,11 +34,11 @@ from sreworkbook.alerts.backtest import (
 from sreworkbook.alerts.durations import format_duration_ms
 from sreworkbook.alerts.expr import compare, format_number
 from sreworkbook.alerts.gotemplate import TemplateUnsupported, expand
-from sreworkbook.alerts.incidents import Incident
 from sreworkbook.alerts.prometheus_api import signal_from_frame
 from sreworkbook.alerts.rules import AlertRule
 from sreworkbook.alerts.selectors import LOOKBACK_MS, PromQLUnsupported, lead_ms, selectors
 from sreworkbook.alerts.signal import EvalGrid, Signal, SignalSeries, rfc3339_ms
+from sreworkbook.known_incidents import Incident
 
 __all__ = [
     "LOOKBACK_MS",

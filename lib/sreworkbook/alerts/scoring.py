@@ -27,9 +27,9 @@ from sreworkbook.alerts.backtest import (
     instance_presence,
     present_runs,
 )
-from sreworkbook.alerts.incidents import Incident
 from sreworkbook.alerts.rules import AlertRule
 from sreworkbook.alerts.signal import Signal
+from sreworkbook.known_incidents import Incident
 
 __all__ = [
     "Recommendation",

@@ -22,7 +22,6 @@ import requests
 
 from sreworkbook.alerts.backtest import AlertInstance, backtest
 from sreworkbook.alerts.durations import parse_duration_ms
-from sreworkbook.alerts.incidents import Incident, read_incidents, within
 from sreworkbook.alerts.prometheus_api import RuleBacktest, backtest_rules
 from sreworkbook.alerts.rules import AlertRule, RuleSet, load_rules
 from sreworkbook.alerts.ruletests import Querier
@@ -36,6 +35,7 @@ from sreworkbook.alerts.scoring import (
 )
 from sreworkbook.config import Environment
 from sreworkbook.exceptions import ParameterError, SourceError
+from sreworkbook.known_incidents import Incident, load_incidents, within_ms
 from sreworkbook.results import Finding, Status
 
 __all__ = [
@@ -210,7 +210,7 @@ def tune_rules(
 
     ``connect`` makes one Prometheus client per worker; ``elapsed_s`` is the wall time.
     """
-    inside = within(incidents, start_ms, end_ms)
+    inside = within_ms(incidents, start_ms, end_ms)
     problems: list[Finding] = []
 
     def one(rule: AlertRule) -> RuleTuning | None:
@@ -269,11 +269,11 @@ def sandbox_incidents(env: Environment, *, root: Path, path: str = "") -> tuple[
     """Incidents from ``path`` if given, else the sandbox's own ``incidents.json``, else none."""
     if path:
         file = Path(path)
-        return read_incidents(file if file.is_absolute() else root / file)
+        return load_incidents(file if file.is_absolute() else root / file)
     if env.sandbox is not None:
         own = root / env.sandbox.data_dir / "incidents.json"
         if own.is_file():
-            return read_incidents(own)
+            return load_incidents(own)
     return ()
 
 

@@ -13,7 +13,6 @@ component outage or memory pressure into the running demo API.
 from __future__ import annotations
 
 from sreworkbook.sandbox.fault import FaultState, set_fault
-from sreworkbook.sandbox.incidents import Incident, read_incidents
 from sreworkbook.sandbox.layout import COMPONENTS
 from sreworkbook.sandbox.stack import down, status, up
 from sreworkbook.sandbox.state import ComponentState, SandboxState
@@ -22,10 +21,8 @@ __all__ = [
     "COMPONENTS",
     "ComponentState",
     "FaultState",
-    "Incident",
     "SandboxState",
     "down",
-    "read_incidents",
     "set_fault",
     "status",
     "up",

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sreworkbook.exceptions import SandboxError
+from sreworkbook.known_incidents import write_incidents
 from sreworkbook.sandbox.history import HistorySpec, generate
-from sreworkbook.sandbox.incidents import write_incidents
 from sreworkbook.sandbox.openmetrics import write_openmetrics
 
 __all__ = ["BLOCK_HOURS", "BackfillReport", "load_history"]

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import numpy as np
 
+from sreworkbook.known_incidents import Incident
 from sreworkbook.sandbox.buckets import (
     BoolArray,
     FloatArray,
@@ -24,9 +25,9 @@ from sreworkbook.sandbox.buckets import (
 from sreworkbook.sandbox.incidents import (
     LEAK_FROM_PCT,
     LEAK_PEAK_PCT,
-    Incident,
     anchor_for,
     incidents_for,
+    ramp_start,
 )
 from sreworkbook.sandbox.model import (
     BASE_ERROR_RATIO,
@@ -141,7 +142,7 @@ class History:
 
     def window(self, incident: Incident) -> BoolArray:
         """Which steps fall inside ``incident`` (start inclusive, end exclusive)."""
-        return np.asarray((self.times >= incident.start) & (self.times < incident.end))
+        return np.asarray((self.times >= incident.start_s) & (self.times < incident.end_s))
 
 
 class _Builder:
@@ -159,14 +160,14 @@ class _Builder:
         self.restart: int | None = None
         for incident in self.incidents:
             if incident.kind == "memory":
-                self.restart = int(np.searchsorted(self.times, incident.end))
+                self.restart = int(np.searchsorted(self.times, incident.end_s))
                 self.present[self.restart] = False
 
     def mask(self, kind: str) -> BoolArray:
         hit = np.zeros(self.n, dtype=np.bool_)
         for incident in self.incidents:
             if incident.kind == kind:
-                hit |= (self.times >= incident.start) & (self.times < incident.end)
+                hit |= (self.times >= incident.start_s) & (self.times < incident.end_s)
         return hit
 
     def cumulative(self, per_step: FloatArray | IntArray) -> FloatArray:
@@ -199,13 +200,13 @@ class _Builder:
         for incident in self.incidents:
             if incident.kind != "memory":
                 continue
-            ramp0 = incident.ramp_start()
-            ramp = (t >= ramp0) & (t < incident.end)
-            slope = (LEAK_PEAK_PCT - LEAK_FROM_PCT) / (incident.end - ramp0)
+            ramp0 = ramp_start(incident)
+            ramp = (t >= ramp0) & (t < incident.end_s)
+            slope = (LEAK_PEAK_PCT - LEAK_FROM_PCT) / (incident.end_s - ramp0)
             leak = LEAK_FROM_PCT + slope * (t - ramp0) + self.rng.normal(0, 0.1, self.n)
             baseline = np.where(ramp, leak, baseline)
-            after = (t >= incident.end) & (t < incident.end + 1_800)
-            recovering = 42 + (baseline - 42) * (t - incident.end) / 1_800
+            after = (t >= incident.end_s) & (t < incident.end_s + 1_800)
+            recovering = 42 + (baseline - 42) * (t - incident.end_s) / 1_800
             baseline = np.where(after, recovering, baseline)
         return np.asarray(np.round(np.clip(baseline, 5, 99.5), 2), dtype=np.float64)
 

@@ -1,27 +1,23 @@
 """The incidents planted in the sandbox's history, at known times relative to an anchor.
 
 The anchor is today 00:00 UTC. Every incident's ``start``/``end`` is the window in which the
-matching alert condition holds, so an alert backtest can be checked against it.
+matching alert condition holds, so an alert backtest can be checked against it. They are
+:class:`~sreworkbook.known_incidents.Incident` objects like any others, written with
+:func:`~sreworkbook.known_incidents.write_incidents` and read back with ``load_incidents``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from datetime import datetime
+
+from sreworkbook.known_incidents import Incident
 
 __all__ = [
     "LEAK_FROM_PCT",
     "LEAK_PEAK_PCT",
-    "Incident",
     "anchor_for",
     "incidents_for",
-    "read_incidents",
-    "rfc3339",
-    "write_incidents",
+    "ramp_start",
 ]
 
 _DAY = 86_400
@@ -34,60 +30,15 @@ _LEAK_ALERT_PCT = 90.0
 _LEAK_MARGIN_S = 300
 
 
-@dataclass(frozen=True)
-class Incident:
-    """One planted incident. Times are epoch seconds; ``kind`` says which signal it moves."""
+def ramp_start(incident: Incident) -> int:
+    """For a memory leak: when (epoch seconds) the ramp from :data:`LEAK_FROM_PCT` began.
 
-    name: str
-    kind: str  # "error_rate" | "latency" | "memory" | "database"
-    severity: str  # "critical" | "warning"
-    start: int
-    end: int
-    description: str
-
-    @property
-    def duration_s(self) -> int:
-        return self.end - self.start
-
-    def ramp_start(self) -> int:
-        """For a memory leak: when the ramp from :data:`LEAK_FROM_PCT` began.
-
-        The steady ramp crosses 90 % a few minutes before ``start``, so that memory is
-        clearly above 90 % for the whole incident, and peaks at ``end``.
-        """
-        crossing = self.start - _LEAK_MARGIN_S
-        slope = (LEAK_PEAK_PCT - _LEAK_ALERT_PCT) / (self.end - crossing)
-        return crossing - round((_LEAK_ALERT_PCT - LEAK_FROM_PCT) / slope)
-
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "severity": self.severity,
-            "start": rfc3339(self.start),
-            "end": rfc3339(self.end),
-            "description": self.description,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Incident:
-        return cls(
-            name=str(data["name"]),
-            kind=str(data["kind"]),
-            severity=str(data["severity"]),
-            start=_parse_rfc3339(str(data["start"])),
-            end=_parse_rfc3339(str(data["end"])),
-            description=str(data.get("description", "")),
-        )
-
-
-def rfc3339(epoch_s: float) -> str:
-    """``epoch_s`` as an RFC 3339 UTC timestamp, e.g. ``2026-11-27T14:20:00Z``."""
-    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _parse_rfc3339(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+    The steady ramp crosses 90 % a few minutes before ``start``, so that memory is clearly
+    above 90 % for the whole incident, and peaks at ``end``.
+    """
+    crossing = incident.start_s - _LEAK_MARGIN_S
+    slope = (LEAK_PEAK_PCT - _LEAK_ALERT_PCT) / (incident.end_s - crossing)
+    return crossing - round((_LEAK_ALERT_PCT - LEAK_FROM_PCT) / slope)
 
 
 def anchor_for(now: datetime) -> int:
@@ -99,13 +50,21 @@ def _at(anchor: int, days_before: int, hour: int, minute: int) -> int:
     return anchor - days_before * _DAY + hour * 3_600 + minute * _MIN
 
 
+def _planted(
+    name: str, kind: str, severity: str, start: int, end: int, description: str
+) -> Incident:
+    return Incident.from_epoch_s(
+        name, start, end, severity=severity, kind=kind, description=description
+    )
+
+
 def incidents_for(
     anchor: int, *, start: int | None = None, end: int | None = None
 ) -> list[Incident]:
     """The planted incidents for ``anchor``, keeping those wholly inside ``[start, end]``."""
     leak_start = _at(anchor, 6, 9, 8)
     planned = [
-        Incident(
+        _planted(
             "trades-api-error-spike",
             "error_rate",
             "critical",
@@ -114,7 +73,7 @@ def incidents_for(
             "GET /api/trades answered HTTP 500 to about 12 % of requests (about 6 % of all "
             "traffic) for 25 minutes after a connection-pool setting was changed; reverted.",
         ),
-        Incident(
+        _planted(
             "latency-regression",
             "latency",
             "warning",
@@ -123,7 +82,7 @@ def incidents_for(
             "p95 latency rose to about 3.5 s on every route for 60 minutes after deploy "
             "v2.14.0 (synchronous PDF rendering); rolled back.",
         ),
-        Incident(
+        _planted(
             "memory-leak",
             "memory",
             "critical",
@@ -132,7 +91,7 @@ def incidents_for(
             "Memory climbed from 60 % to 97 % after a cache without eviction shipped; it "
             "stayed above 90 % for 100 minutes until the process was restarted.",
         ),
-        Incident(
+        _planted(
             "database-slowdown",
             "database",
             "critical",
@@ -145,24 +104,9 @@ def incidents_for(
     return [
         i
         for i in planned
-        if (start is None or _first_time(i) >= start) and (end is None or i.end < end)
+        if (start is None or _first_time(i) >= start) and (end is None or i.end_s < end)
     ]
 
 
 def _first_time(incident: Incident) -> int:
-    return incident.ramp_start() if incident.kind == "memory" else incident.start
-
-
-def write_incidents(path: Path, incidents: Iterable[Incident]) -> None:
-    """Write ``incidents`` to ``path`` as a JSON list, oldest first."""
-    ordered = sorted(incidents, key=lambda i: i.start)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps([i.to_dict() for i in ordered], indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-
-
-def read_incidents(path: Path) -> Sequence[Incident]:
-    """The incidents written by :func:`write_incidents`; none when the file does not exist."""
-    if not path.is_file():
-        return ()
-    return tuple(Incident.from_dict(d) for d in json.loads(path.read_text(encoding="utf-8")))
+    return ramp_start(incident) if incident.kind == "memory" else incident.start_s

@@ -35,10 +35,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from sreworkbook.known_incidents import Incident
 from sreworkbook.sandbox import model
 from sreworkbook.sandbox.buckets import BoolArray, FloatArray, calibrate_median
 from sreworkbook.sandbox.history import REGRESSION_P95_S, SPIKE_ERROR_RATIO
-from sreworkbook.sandbox.incidents import Incident, anchor_for, incidents_for
+from sreworkbook.sandbox.incidents import anchor_for, incidents_for
 from sreworkbook.sandbox.layout import Context
 from sreworkbook.sandbox.model import DB_OPS, ROUTES, Route
 from sreworkbook.sandbox.process import port_open
@@ -300,7 +301,7 @@ def _uuid4(random: bytes) -> list[str]:
 def _during(times: FloatArray, incidents: list[Incident], kind: str, pad: int = 0) -> BoolArray:
     hit = np.zeros(len(times), dtype=bool)
     for i in (i for i in incidents if i.kind == kind):
-        hit |= (times >= i.start) & (times < i.end + pad)
+        hit |= (times >= i.start_s) & (times < i.end_s + pad)
     return hit
 
 
@@ -376,23 +377,23 @@ def _background(
 ) -> list[_Line]:
     """Lines no request asked for: failing jobs, memory warnings, restarts and deploys."""
     lines: list[_Line] = []
-    for i in (i for i in incidents if day <= i.start < day + _DAY):
+    for i in (i for i in incidents if day <= i.start_s < day + _DAY):
         if i.kind in ("error_rate", "database"):
             job, every, kind = {"error_rate": ("tradesCacheRefresh", 30, "pool"),
                                 "database": ("healthMonitor", 10, "database")}[i.kind]  # fmt: skip
-            for t in range(i.start + every // 2, i.end, every):
+            for t in range(i.start_s + every // 2, i.end_s, every):
                 message, stack = _error(kind, int(rng.integers(1, 40)))
                 ms = t * 1000 + int(rng.integers(0, 1000))
                 lines.append(
                     _line(seq, ms, "error", message, {"job": job, "stack": stack}, kind=kind)
                 )
         elif i.kind == "memory":
-            for t in range(i.start, i.end, 300):
-                pct = round(90 + 7 * (t - i.start) / i.duration_s, 1)
+            for t in range(i.start_s, i.end_s, 300):
+                pct = round(90 + 7 * (t - i.start_s) / i.duration_s, 1)
                 warning = {"memoryPercent": pct, "threshold": 90}
                 lines.append(_line(seq, t * 1000 + 500, "warn", "Memory usage high", warning))
-        versions = {"memory": [(i.end + _RESTART_S, "2.14.2")],
-                    "latency": [(i.start, "2.14.0"), (i.end, "2.13.9")]}.get(i.kind, [])  # fmt: skip
+        versions = {"memory": [(i.end_s + _RESTART_S, "2.14.2")],
+                    "latency": [(i.start_s, "2.14.0"), (i.end_s, "2.13.9")]}.get(i.kind, [])  # fmt: skip
         for at, version in versions:
             fields = {"port": 3000, "version": version}
             lines.append(_line(seq, at * 1000 - 500, "info", "Server started", fields))
@@ -419,8 +420,8 @@ class _Tally:
 
     def add(self, lines: list[_Line]) -> None:
         low, high = (
-            iso_ms(datetime.fromtimestamp(self.incident.start, UTC)),
-            iso_ms(datetime.fromtimestamp(self.incident.end, UTC)),
+            iso_ms(self.incident.start),
+            iso_ms(self.incident.end),
         )
         for line in lines:
             if not low <= line.ts < high:
