@@ -67,8 +67,8 @@ def main() -> None:
 
     import pandas as pd
 
-    from sreworkbook.reports.index import build_index
-    from sreworkbook.reports.index_sample import write_sample_ledger
+    from sreworkbook.index.page import build_index
+    from sreworkbook.index.sample import write_sample_ledger
     from sreworkbook.reports.ledger import Ledger
 
     with tempfile.TemporaryDirectory() as tmp:

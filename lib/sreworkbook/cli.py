@@ -15,11 +15,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sreworkbook.config import load_environment, workbook_root
 from sreworkbook.exceptions import ParameterError, WorkbookError
 from sreworkbook.results import Status
+
+if TYPE_CHECKING:
+    from sreworkbook.index import Expectations
 
 __all__ = ["EXIT_BAD_INPUT", "main"]
 
@@ -76,17 +79,27 @@ def _capability_commands() -> list[Callable[[Any], None]]:
     from sreworkbook.alerts.cli import register as alerts
     from sreworkbook.backups.cli import register as backups
     from sreworkbook.incidents.cli import register as logs
-    from sreworkbook.reports.cli import register as outputs
+    from sreworkbook.index.cli import register as index_register
     from sreworkbook.schedule.cli import register as schedule
 
+    def outputs(subparsers: Any) -> None:
+        index_register(subparsers, expected=_expected)
+
     return [alerts, backups, logs, outputs, schedule]
+
+
+def _expected(root: Path, now: datetime) -> Expectations:
+    """What ``parameters/schedule.yaml`` expects of each job, for the index page."""
+    from sreworkbook.schedule import load_expectations
+
+    return load_expectations(root / "parameters" / "schedule.yaml", now=now)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         root = (args.root or _root(optional=getattr(args, "root_optional", False))).resolve()
-        from sreworkbook.reports.cli import resolve_outputs
+        from sreworkbook.index.cli import resolve_outputs
 
         args.outputs_url = resolve_outputs(args.outputs, root=root, environ=os.environ)
         s3 = args.outputs_url.startswith("s3://")
@@ -122,9 +135,9 @@ def _quiet_kernel_logs() -> None:
 
 
 def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
+    from sreworkbook.index.cli import run_to_outputs
+    from sreworkbook.index.storage import open_outputs
     from sreworkbook.reports import RunRequest
-    from sreworkbook.reports.cli import run_to_outputs
-    from sreworkbook.reports.storage import open_outputs
 
     _quiet_kernel_logs()
     outcome, report = run_to_outputs(
@@ -138,7 +151,7 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
             cell_timeout_s=args.cell_timeout,
         ),
         environ=os.environ,
-        schedule=root / "parameters" / "schedule.yaml",
+        expected=_expected(root, datetime.now(UTC)),
     )
     summary = outcome.summary
     print(f"{summary.status.value:7} {summary.notebook} on {summary.env}: {summary.headline}")
@@ -147,17 +160,15 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
 
 
 def _index(args: argparse.Namespace, root: Path, outputs: Path) -> int:
-    from sreworkbook.reports.storage import open_outputs
+    from sreworkbook.index.storage import open_outputs
 
-    where = open_outputs(args.outputs_url)
-    print(
-        where.rebuild_index(now=datetime.now(UTC), schedule=root / "parameters" / "schedule.yaml")
-    )
+    now = datetime.now(UTC)
+    print(open_outputs(args.outputs_url).rebuild_index(now=now, expected=_expected(root, now)))
     return 0
 
 
 def _daily(args: argparse.Namespace, root: Path, outputs: Path) -> int:
-    from sreworkbook.reports.storage import open_outputs
+    from sreworkbook.index.storage import open_outputs
     from sreworkbook.schedule import load_schedule
 
     if args.parallel < 1:
@@ -185,10 +196,8 @@ def _daily(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         results = list(pool.map(one, range(len(jobs))))
     for _code, text in results:
         print(text, end="")
-    where = open_outputs(args.outputs_url)
-    index = where.rebuild_index(
-        now=datetime.now(UTC), schedule=root / "parameters" / "schedule.yaml"
-    )
+    now = datetime.now(UTC)
+    index = open_outputs(args.outputs_url).rebuild_index(now=now, expected=_expected(root, now))
     print(f"index: {index}")
     return max((code for code, _ in results), default=0)
 

@@ -13,8 +13,7 @@ from sreworkbook.alerts.alertmanager import RoutingPolicy, alertmanager_config
 from sreworkbook.alerts.routing import routing_from_config
 from sreworkbook.config import NotificationsConfig, load_environment
 from sreworkbook.exceptions import SecretError
-
-from .conftest import need_binary
+from support.ci import need_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 CANARIES = {

@@ -14,8 +14,7 @@ import pytest
 import yaml
 
 from sreworkbook.alerts import load_rules
-
-from .conftest import need_binary
+from support.ci import need_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration

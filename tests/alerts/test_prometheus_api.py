@@ -13,8 +13,9 @@ from sreworkbook.alerts import AlertRule, EvalGrid, backtest_rules, evaluate_sig
 from sreworkbook.alerts.prometheus_api import signal_from_frame
 from sreworkbook.exceptions import ParameterError, SourceError
 from sreworkbook.sources.prometheus import PrometheusSource, frame_from_result
+from support.net import free_port
 
-from .conftest import PrometheusTSDB, free_port
+from .conftest import PrometheusTSDB
 
 ORIGIN_S = 1_700_000_000
 

@@ -46,7 +46,7 @@ def test_the_seed_rules_are_threshold_rules() -> None:
 
 
 def test_alerts_yaml_groups_pass_promtool(tmp_path: Path) -> None:
-    from .conftest import need_binary
+    from support.ci import need_binary
 
     promtool = need_binary("promtool")
     data = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))

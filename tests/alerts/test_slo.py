@@ -17,8 +17,7 @@ from sreworkbook.alerts.slo import (
 )
 from sreworkbook.config import SLOConfig
 from sreworkbook.exceptions import ParameterError
-
-from .conftest import need_binary
+from support.ci import need_binary
 
 
 def _rules(objective: float = 0.999, kind: str = "availability") -> tuple[list, list]:  # type: ignore[type-arg]

@@ -7,67 +7,26 @@ are looked up in ``.tools/bin`` and on PATH; see :data:`MONGO_TOOLS_REQUIRED_IN_
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-TOOLS = ROOT / ".tools" / "bin"
-IN_CI = os.environ.get("CI") == "true"
+from support import ci, servers
+from support.ci import find_tool
+from support.servers import MongoServer
+
+IN_CI = ci.IN_CI
 #: The Go module proxy reachable from this project's machines refuses
 #: github.com/mongodb/mongo-tools (403 for every version), so `make mongo-tools` cannot build
 #: them here and CI would always fail if they were required. Flip to True where they build.
 MONGO_TOOLS_REQUIRED_IN_CI = False
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def unavailable(message: str, *, required: bool = True) -> None:
     """Skip, or fail under CI=true when ``required``."""
-    if IN_CI and required:
-        pytest.fail(message + " — required when CI=true")
-    pytest.skip(message)
-
-
-def find_tool(name: str) -> str | None:
-    bundled = TOOLS / name
-    if bundled.is_file() and os.access(bundled, os.X_OK):
-        return str(bundled)
-    return shutil.which(name)
-
-
-def wait_for_port(port: int, *, timeout_s: float, process: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    ci.unavailable(message, required=required)
 
 
 @dataclass(frozen=True)
@@ -90,43 +49,11 @@ def mongo_tools() -> MongoTools:
     return MongoTools(dump, restore)
 
 
-@dataclass(frozen=True)
-class MongoServer:
-    uri: str
-    port: int
-
-
 @pytest.fixture(scope="session")
 def ferretdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MongoServer]:
     """A real MongoDB-compatible server: FerretDB on SQLite, empty, on a free loopback port."""
-    binary = os.environ.get("SREWORKBOOK_FERRETDB") or find_tool("ferretdb")
-    if not binary:
-        unavailable("FerretDB not available (`make ferretdb` builds it)")
-    assert binary
-    folder = tmp_path_factory.mktemp("ferretdb")
-    port = free_port()
-    log = folder / "ferretdb.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [
-                binary,
-                "--handler=sqlite",
-                f"--sqlite-url=file:{folder}/",
-                f"--listen-addr=127.0.0.1:{port}",
-                f"--state-dir={folder}",
-                "--debug-addr=-",
-                "--telemetry=disable",
-                "--log-level=error",
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        if not wait_for_port(port, timeout_s=20, process=process):
-            unavailable(f"FerretDB did not start: {log.read_text(errors='replace')[:300]}")
-        yield MongoServer(f"mongodb://127.0.0.1:{port}/", port)
-    finally:
-        stop(process)
+    with servers.ferretdb(tmp_path_factory.mktemp("ferretdb")) as server:
+        yield server
 
 
 @pytest.fixture
@@ -156,18 +83,8 @@ class S3Server:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """A real S3 endpoint: moto's server on a free loopback port."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:
-        unavailable(f"moto[server] not installed: {exc}")
-        raise
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield S3Server(f"http://127.0.0.1:{port}")
-    finally:
-        server.stop()
+    with servers.moto() as url:
+        yield S3Server(url)
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from sreworkbook.reports.index import build_index
-from sreworkbook.reports.index_sample import write_sample_ledger
+from sreworkbook.index.page import build_index
+from sreworkbook.index.sample import write_sample_ledger
 from sreworkbook.reports.ledger import Ledger
 from sreworkbook.reports.pipeline import RunRequest, run_notebook
 from sreworkbook.results import Finding, RunSummary, Status
@@ -75,7 +75,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outputs = root / "outputs"
     for mode in ("ok", "crit", "fail"):
         request = RunRequest("probe", "test", root, outputs, parameters={"mode": mode})
-        run_notebook(request, environ={}, rebuild_index=False)
+        run_notebook(request, environ={})
     now = datetime.now(UTC)
     Ledger(outputs / "ledger.jsonl").append(
         RunSummary(

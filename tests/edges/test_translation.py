@@ -17,8 +17,8 @@ from sreworkbook.config import DatadogConfig, NewRelicConfig
 from sreworkbook.edges import s3
 from sreworkbook.edges.retry import RetryPolicy
 from sreworkbook.exceptions import WorkbookError
+from sreworkbook.index.storage import S3Outputs
 from sreworkbook.notify import Notification, PagerDutyNotifier, SlackNotifier, WebhookNotifier
-from sreworkbook.reports.storage import S3Outputs
 from sreworkbook.results import Status
 from sreworkbook.sources.datadog import DatadogBackend
 from sreworkbook.sources.logs import S3LogStore

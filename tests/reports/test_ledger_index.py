@@ -6,7 +6,8 @@ import multiprocessing
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sreworkbook.reports import Ledger, build_index, changes_since, compare
+from sreworkbook.index import build_index
+from sreworkbook.reports import Ledger, changes_since, compare
 from sreworkbook.results import Finding, RunSummary, Status
 
 

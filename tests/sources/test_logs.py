@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +32,7 @@ from sreworkbook.sources.logs import (
     read_logs,
     select_files,
 )
+from support import servers
 
 
 def _winston() -> ModuleType:
@@ -354,16 +354,13 @@ def test_truncated_gzip_is_reported_and_read_as_far_as_it_goes(log_copy: Path) -
 
 
 def test_s3_prefix_through_an_injected_client(winston: tuple[Path, Truth]) -> None:
+    import boto3
+
     folder, truth = winston
-    boto3 = pytest.importorskip("boto3")
-    server_module = pytest.importorskip("moto.server")
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
+    with servers.moto() as endpoint:
         client = boto3.client(
             "s3",
-            endpoint_url=f"http://{host}:{port}",
+            endpoint_url=endpoint,
             region_name="us-east-1",
             aws_access_key_id="test",
             aws_secret_access_key="test",
@@ -379,9 +376,6 @@ def test_s3_prefix_through_an_injected_client(winston: tuple[Path, Truth]) -> No
         assert len(read.frame) == len(W.events(truth, start, end))
         cid = truth["known"]["midnight"]
         assert len(read_logs(store, LogFilter(correlation_id=cid)).frame) == 4
-    finally:
-        server.stop()
-    assert threading.active_count() >= 1
 
 
 def test_naive_and_offset_timestamps_become_utc(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
-"""Reports: papermill execution, summaries, code-free HTML, the run ledger and the index."""
+"""The run pipeline: papermill execution, what notebooks emit, code-free HTML, the run ledger.
+
+The index page and the outputs root it is built over are :mod:`sreworkbook.index`.
+"""
 
 from sreworkbook.reports.changes import Changes, changes_since, compare
-from sreworkbook.reports.index import build_index
 from sreworkbook.reports.ledger import Ledger
 from sreworkbook.reports.pipeline import RunOutcome, RunRequest, find_notebook, run_notebook
 from sreworkbook.reports.summary import emit, extract
@@ -11,7 +13,6 @@ __all__ = [
     "Ledger",
     "RunOutcome",
     "RunRequest",
-    "build_index",
     "changes_since",
     "compare",
     "emit",

@@ -2,6 +2,7 @@
 
 A run is written into a hidden staging folder and renamed into place only when every file is
 complete, and the ledger line is appended after that: a killed run never looks finished.
+Rebuilding the index after a run is the caller's (:func:`sreworkbook.index.cli.run_to_outputs`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from sreworkbook.config import Environment, environment_path, load_environment
 from sreworkbook.exceptions import MissingFileError, NotebookError, OutputError, ParameterError
 from sreworkbook.reports.assets import ensure_assets
 from sreworkbook.reports.execute import coerce_parameters, declared_parameters, execute
-from sreworkbook.reports.index import build_index
 from sreworkbook.reports.ledger import Ledger
 from sreworkbook.reports.render import render_report
 from sreworkbook.reports.summary import extract
@@ -86,7 +86,6 @@ def run_notebook(
     *,
     environ: Mapping[str, str],
     clock: Callable[[], float] = time.time,
-    rebuild_index: bool = True,
 ) -> RunOutcome:
     """Run ``request`` under the run contract (README "Exit codes"); bad input raises first.
 
@@ -169,8 +168,6 @@ def run_notebook(
         shutil.rmtree(staging, ignore_errors=True)
         raise OutputError(f"cannot write the run's outputs under {day_dir}: {exc}") from exc
     Ledger(request.outputs / "ledger.jsonl").append(summary)
-    if rebuild_index:
-        build_index(request.outputs)
     return RunOutcome(summary=summary, run_dir=final)
 
 

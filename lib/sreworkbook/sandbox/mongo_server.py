@@ -17,7 +17,7 @@ from sreworkbook.sandbox.process import port_open, spawn, stop_group, wait_ready
 from sreworkbook.sandbox.seed import MARKER_DATABASE, seed_database
 from sreworkbook.sandbox.state import RUNNING, Record
 
-__all__ = ["docker_engine", "ferretdb_binary", "start_mongodb", "stop_container"]
+__all__ = ["docker_engine", "ferretdb_argv", "ferretdb_binary", "start_mongodb", "stop_container"]
 
 NAME = "mongodb"
 _IMAGE = "mongo:7"
@@ -27,6 +27,21 @@ def ferretdb_binary(root: Path) -> str | None:
     """FerretDB from the project's ``.tools/bin`` (where ``go install`` puts it) or ``PATH``."""
     local = root / ".tools" / "bin" / "ferretdb"
     return str(local) if local.is_file() else shutil.which("ferretdb")
+
+
+def ferretdb_argv(binary: str, *, address: str, state_dir: Path) -> list[str]:
+    """The FerretDB command line the sandbox (and the tests) run: SQLite files in
+    ``state_dir``, listening on ``address``, no telemetry, errors only."""
+    return [
+        binary,
+        "--handler=sqlite",
+        f"--sqlite-url=file:{state_dir}/",
+        f"--listen-addr={address}",
+        f"--state-dir={state_dir}",
+        "--debug-addr=-",
+        "--telemetry=disable",
+        "--log-level=error",
+    ]
 
 
 def docker_engine() -> str | None:
@@ -69,16 +84,7 @@ def _launch(ctx: Context, where: Endpoint) -> Record:
     if ferret:
         state = home / "ferretdb"
         state.mkdir(exist_ok=True)
-        argv = [
-            ferret,
-            "--handler=sqlite",
-            f"--sqlite-url=file:{state}/",
-            f"--listen-addr={where.address}",
-            f"--state-dir={state}",
-            "--debug-addr=-",
-            "--telemetry=disable",
-            "--log-level=error",
-        ]
+        argv = ferretdb_argv(ferret, address=where.address, state_dir=state)
         pid, ticks = spawn(NAME, argv, log_path=out)
         return Record(NAME, RUNNING, pid, ticks, where.url, backend="ferretdb")
     docker = docker_engine()

@@ -5,6 +5,8 @@ Alertmanager."""
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,7 +20,7 @@ from sreworkbook.sandbox.layout import Context, endpoint_of
 from sreworkbook.sandbox.process import http_ok, port_open, spawn, wait_ready
 from sreworkbook.sandbox.state import RUNNING, Record
 
-__all__ = ["prometheus_config", "start_prometheus"]
+__all__ = ["prometheus_argv", "prometheus_config", "start_prometheus"]
 
 NAME = "prometheus"
 RETENTION = "60d"
@@ -51,6 +53,26 @@ def prometheus_config(
     return "# Written by `sreworkbook sandbox up`; edits are overwritten.\n" + yaml.safe_dump(
         config, sort_keys=False
     )
+
+
+def prometheus_argv(
+    binary: str,
+    *,
+    config: Path,
+    address: str,
+    tsdb: Path,
+    retention: str = RETENTION,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """The ``prometheus`` command line the sandbox (and the tests) run."""
+    return [
+        binary,
+        f"--config.file={config}",
+        f"--web.listen-address={address}",
+        f"--storage.tsdb.path={tsdb}",
+        f"--storage.tsdb.retention.time={retention}",
+        *extra,
+    ]
 
 
 def start_prometheus(ctx: Context) -> Record:
@@ -104,15 +126,9 @@ def start_prometheus(ctx: Context) -> Record:
         ),
         encoding="utf-8",
     )
-    argv = [
-        binary,
-        f"--config.file={config}",
-        f"--web.listen-address={where.address}",
-        f"--storage.tsdb.path={tsdb}",
-        f"--storage.tsdb.retention.time={RETENTION}",
-        # Alerts evaluated before Alertmanager is discovered are dropped; resend soon (not 1 m).
-        "--rules.alert.resend-delay=10s",
-    ]
+    # Alerts evaluated before Alertmanager is discovered are dropped; resend soon (not 1 m).
+    extra = ["--rules.alert.resend-delay=10s"]
+    argv = prometheus_argv(binary, config=config, address=where.address, tsdb=tsdb, extra=extra)
     out = ctx.layout.out(NAME)
     pid, ticks = spawn(NAME, argv, log_path=out, cwd=home)
     wait_ready(NAME, lambda: http_ok(where.http + "/-/ready"), pid=pid, timeout_s=120, log_path=out)

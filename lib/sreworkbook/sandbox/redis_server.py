@@ -7,6 +7,8 @@ import random
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
+from pathlib import Path
 
 import redis
 
@@ -15,9 +17,28 @@ from sreworkbook.sandbox.layout import Context
 from sreworkbook.sandbox.process import port_open, spawn, wait_ready
 from sreworkbook.sandbox.state import RUNNING, Record
 
-__all__ = ["seed_redis", "start_redis"]
+__all__ = ["redis_argv", "seed_redis", "start_redis"]
 
 NAME = "redis"
+
+
+def redis_argv(
+    binary: str, *, host: str, port: int, folder: Path, extra: Sequence[str] = ()
+) -> list[str]:
+    """The ``redis-server`` command line the sandbox (and the tests) run: no persistence,
+    ``maxmemory`` 64 MB with LRU eviction, working directory ``folder``."""
+    return [
+        binary,
+        "--port", str(port),
+        "--bind", host,
+        "--dir", str(folder),
+        "--maxmemory", "64mb",
+        "--maxmemory-policy", "allkeys-lru",
+        "--save", "",
+        "--appendonly", "no",
+        "--daemonize", "no",
+        *extra,
+    ]  # fmt: skip
 
 
 def start_redis(ctx: Context) -> Record:
@@ -32,17 +53,7 @@ def start_redis(ctx: Context) -> Record:
         raise SandboxError(
             f"port {where.address} is already in use by another process", component=NAME
         )
-    argv = [
-        binary,
-        "--port", str(where.port),
-        "--bind", where.host,
-        "--dir", str(ctx.layout.dir(NAME)),
-        "--maxmemory", "64mb",
-        "--maxmemory-policy", "allkeys-lru",
-        "--save", "",
-        "--appendonly", "no",
-        "--daemonize", "no",
-    ]  # fmt: skip
+    argv = redis_argv(binary, host=where.host, port=where.port, folder=ctx.layout.dir(NAME))
     out = ctx.layout.out(NAME)
     pid, ticks = spawn(NAME, argv, log_path=out)
     client = redis.Redis(

@@ -241,10 +241,13 @@ class SubprocessRunner:
             duration_s=finished - started,
             parameters={**job.parameters, "env": env},
         )
-        from sreworkbook.reports import Ledger, build_index
+        from sreworkbook.index import build_index
+        from sreworkbook.reports import Ledger
+        from sreworkbook.schedule.expectations import load_expectations
 
         Ledger(self.outputs / "ledger.jsonl").append(summary)
-        build_index(self.outputs)
+        schedule = self.root / "parameters" / "schedule.yaml"
+        build_index(self.outputs, expected=load_expectations(schedule, now=self._now()))
         return summary
 
     def _notify(self, job: Job, summary: RunSummary, files: SchedulerFiles) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sreworkbook.reports.index_ledger import RunLike
+from sreworkbook.index.ledger_lines import RunLike
 from sreworkbook.results import Status
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "KEY_METRICS",
     "DayCell",
     "Expectation",
+    "Expectations",
     "IndexView",
     "JobChange",
     "JobView",
@@ -68,6 +69,15 @@ class Expectation:
     def stale_after(self) -> timedelta:
         """Twice the interval, or :data:`DEFAULT_STALE_AFTER` when it is not known."""
         return 2 * self.interval if self.interval else DEFAULT_STALE_AFTER
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What the schedule expects of each job (none: a job is stale after 26 h), and a note for
+    readers (why the schedule could not be read, when it could not)."""
+
+    jobs: tuple[Expectation, ...] = ()
+    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from sreworkbook.reports.index import build_index, render_index
-from sreworkbook.reports.index_ledger import read_ledger
-from sreworkbook.reports.index_model import summarise
-from sreworkbook.reports.index_render import ago, sparkline
-from sreworkbook.reports.index_sample import write_sample_ledger
+from sreworkbook.index.ledger_lines import read_ledger
+from sreworkbook.index.model import summarise
+from sreworkbook.index.page import build_index, render_index
+from sreworkbook.index.render import ago, sparkline
+from sreworkbook.index.sample import write_sample_ledger
 from sreworkbook.reports.ledger import Ledger
 from sreworkbook.results import Finding, RunSummary, Status
-from sreworkbook.schedule import Job, Schedule
+from sreworkbook.schedule import Job, Schedule, expectations, load_expectations
 
 NOW = datetime(2026, 11, 20, 7, 30, tzinfo=UTC)
 
@@ -208,7 +208,8 @@ def test_schedule_sets_staleness_and_lists_jobs_never_run(year: Path) -> None:
             Job(name="digest", notebook="incident_digest", env="production", cron="0 6 * * *"),
         ]
     )
-    page = render_index(read_ledger(year / "ledger.jsonl"), now=NOW, schedule=schedule)
+    expected = expectations(schedule, now=NOW)
+    page = render_index(read_ledger(year / "ledger.jsonl"), now=NOW, expected=expected)
     # every 15 min, last ran 45 min ago: stale; daily, ran 4 h ago: not
     health = page.split('id="job-health_inspection--production"', 1)[1].split("</article>")[0]
     drill = page.split('id="job-backup_restore_drill--production"', 1)[1].split("</article>")[0]
@@ -221,7 +222,8 @@ def test_unreadable_schedule_is_a_note_not_a_failure(tmp_path: Path) -> None:
     (tmp_path / "parameters").mkdir()
     (tmp_path / "parameters" / "schedule.yaml").write_text("jobs: [{name: x, cron: nope}]\n")
     Ledger(tmp_path / "outputs" / "ledger.jsonl").append(run("alert_tuning", "2026-11-20T07:00:00"))
-    page = build_index(tmp_path / "outputs", now=NOW).read_text()
+    expected = load_expectations(tmp_path / "parameters" / "schedule.yaml", now=NOW)
+    page = build_index(tmp_path / "outputs", now=NOW, expected=expected).read_text()
     assert "The schedule could not be read" in page
 
 

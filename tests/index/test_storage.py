@@ -19,10 +19,10 @@ import pytest
 import requests
 
 from sreworkbook.exceptions import OutputError, ParameterError
-from sreworkbook.reports.cli import resolve_outputs, run_to_outputs
+from sreworkbook.index.cli import resolve_outputs, run_to_outputs
+from sreworkbook.index.retention import RetentionPolicy, prune
+from sreworkbook.index.storage import LocalOutputs, S3Outputs, open_outputs, parse_s3_url
 from sreworkbook.reports.pipeline import RunRequest
-from sreworkbook.reports.retention import RetentionPolicy, prune
-from sreworkbook.reports.storage import LocalOutputs, S3Outputs, open_outputs, parse_s3_url
 from sreworkbook.results import RunSummary, Status
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -139,7 +139,7 @@ def test_parallel_appends_keep_every_line_and_the_last_index(
             for i in range(8):
                 line = line_for(f"w{k}-{i}", now - timedelta(minutes=k * 10 + i))
                 written = outputs.append_line(line)
-                outputs.rebuild_index(now=now, schedule=None, ledger=written)
+                outputs.rebuild_index(now=now, expected=None, ledger=written)
         except BaseException as exc:  # collected for the main thread
             errors.append(exc)
 
@@ -246,7 +246,7 @@ def test_every_s3_failure_is_an_output_error(tmp_path: Path) -> None:
     import boto3
     from botocore.config import Config
 
-    from sreworkbook.reports.storage import RunFolder
+    from sreworkbook.index.storage import RunFolder
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -268,7 +268,7 @@ def test_every_s3_failure_is_an_output_error(tmp_path: Path) -> None:
         "append_line": lambda: outputs.append_line(b"{}\n"),
         "rewrite_ledger": lambda: outputs.rewrite_ledger(lambda line: False),
         "remove": lambda: outputs.remove([RunFolder("runs/d/r", now, ("p/runs/d/r/x",))]),
-        "rebuild_index": lambda: outputs.rebuild_index(now=now, schedule=None),
+        "rebuild_index": lambda: outputs.rebuild_index(now=now, expected=None),
         "staged": lambda: outputs.staged().__enter__(),
     }
     for name, call in calls.items():

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from sreworkbook.exceptions import ParameterError
-from sreworkbook.reports.cli import register
+from sreworkbook.index import Expectations
+from sreworkbook.index.cli import register
+from sreworkbook.index.retention import RetentionPolicy, plan_prune, prune
+from sreworkbook.index.storage import LocalOutputs
 from sreworkbook.reports.ledger import Ledger
-from sreworkbook.reports.retention import RetentionPolicy, plan_prune, prune
-from sreworkbook.reports.storage import LocalOutputs
 from sreworkbook.results import RunSummary, Status
 
 NOW = datetime(2026, 11, 20, 7, 30, tzinfo=UTC)
@@ -163,7 +164,7 @@ def test_outputs_prune_command(
     out, ids = outputs
     parser = argparse.ArgumentParser()
     parser.add_argument("--outputs")
-    register(parser.add_subparsers(dest="command"))
+    register(parser.add_subparsers(dest="command"), expected=lambda root, now: Expectations())
     args = parser.parse_args(["--outputs", str(out), "outputs", "prune", "--keep-runs", "25"])
     assert args.handler(args, out.parent, out) == 0
     printed = capsys.readouterr().out

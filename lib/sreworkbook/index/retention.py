@@ -28,8 +28,8 @@ from typing import Any
 import msgspec
 
 from sreworkbook.exceptions import ParameterError
-from sreworkbook.reports.storage import OutputsRoot, RunFolder
-from sreworkbook.schedule import Schedule
+from sreworkbook.index.model import Expectations
+from sreworkbook.index.storage import OutputsRoot, RunFolder
 from sreworkbook.timeutil import format_duration
 
 __all__ = ["PruneResult", "Removal", "RetentionPolicy", "plan_prune", "prune"]
@@ -242,7 +242,7 @@ def prune(
     *,
     now: datetime,
     dry_run: bool = False,
-    schedule: Schedule | Path | None = None,
+    expected: Expectations | None = None,
 ) -> PruneResult:
     """Apply ``policy`` to ``outputs``: rewrite the ledger, rebuild the index, delete folders."""
     plan = plan_prune(outputs, policy, now=now)
@@ -255,7 +255,7 @@ def prune(
         return entry is not None and entry.run_id in doomed
 
     dropped = outputs.rewrite_ledger(drop) if doomed else 0
-    index = outputs.rebuild_index(now=now, schedule=schedule)
+    index = outputs.rebuild_index(now=now, expected=expected)
     outputs.remove([item.folder for item in plan.removed if item.folder is not None])
     return PruneResult(
         removed=plan.removed,

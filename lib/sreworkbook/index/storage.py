@@ -30,10 +30,10 @@ from typing import Any, Protocol
 
 from sreworkbook.edges import s3
 from sreworkbook.exceptions import OutputError
+from sreworkbook.index.ledger_lines import decode_lines
+from sreworkbook.index.model import Expectations
+from sreworkbook.index.page import build_index, render_index
 from sreworkbook.reports.assets import PLOTLY_JS
-from sreworkbook.reports.index import build_index, render_index
-from sreworkbook.reports.index_ledger import decode_lines
-from sreworkbook.schedule import Schedule
 
 __all__ = [
     "LocalOutputs",
@@ -83,7 +83,7 @@ class OutputsRoot(Protocol):
     def ledger_file(self) -> contextlib.AbstractContextManager[Path]: ...
     def rewrite_ledger(self, drop: Callable[[bytes], bool]) -> int: ...
     def remove(self, folders: Sequence[RunFolder]) -> None: ...
-    def rebuild_index(self, *, now: datetime, schedule: Schedule | Path | None) -> str: ...
+    def rebuild_index(self, *, now: datetime, expected: Expectations | None) -> str: ...
 
 
 def _mtime(path: Path) -> datetime:
@@ -174,8 +174,8 @@ class LocalOutputs:
             with contextlib.suppress(OSError):
                 target.parent.rmdir()  # the day's folder, once empty
 
-    def rebuild_index(self, *, now: datetime, schedule: Schedule | Path | None) -> str:
-        return str(build_index(self.root, now=now, schedule=schedule))
+    def rebuild_index(self, *, now: datetime, expected: Expectations | None) -> str:
+        return str(build_index(self.root, now=now, expected=expected))
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -350,7 +350,7 @@ class S3Outputs:
         self,
         *,
         now: datetime,
-        schedule: Schedule | Path | None,
+        expected: Expectations | None,
         ledger: tuple[bytes, str] | None = None,
     ) -> str:
         """Build the index from the S3 ledger (streamed) and upload it; again if it moved.
@@ -367,7 +367,7 @@ class S3Outputs:
             else:
                 lines, etag = (), None
             try:
-                page = render_index(decode_lines(lines), now=now, schedule=schedule)
+                page = render_index(decode_lines(lines), now=now, expected=expected)
                 self._put(INDEX, page.encode("utf-8"), cache=_FRESH)
             except s3.boto_errors() as exc:
                 raise self._fail("write the index", exc) from exc
@@ -377,7 +377,13 @@ class S3Outputs:
         return f"{self.url}/{INDEX}"
 
     def publish_run(
-        self, local: Path, run_dir: Path, line: bytes, *, now: datetime, schedule: Any = None
+        self,
+        local: Path,
+        run_dir: Path,
+        line: bytes,
+        *,
+        now: datetime,
+        expected: Expectations | None = None,
     ) -> str:
         """Upload a finished local run, append its ledger ``line``, rebuild the index.
 
@@ -392,7 +398,7 @@ class S3Outputs:
         except s3.boto_errors() as exc:
             raise self._fail(f"upload {run_dir.name}", exc) from exc
         ledger = self.append_line(line)
-        self.rebuild_index(now=now, schedule=schedule, ledger=ledger)
+        self.rebuild_index(now=now, expected=expected, ledger=ledger)
         return f"{self.url}/{run_dir.relative_to(local).as_posix()}/report.html"
 
     def _put_asset(self, path: Path) -> None:

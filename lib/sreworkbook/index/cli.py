@@ -1,9 +1,10 @@
 """``sreworkbook outputs ...``: retention of the outputs root, local or ``s3://``.
 
-Wired into the main command by ``register(subparsers)``; each handler takes
-``(args, root, outputs)`` and returns the exit code (README, "Exit codes"). The helpers
-:func:`resolve_outputs` and :func:`run_to_outputs` are for the main command's ``--outputs``
-(or ``$SREWORKBOOK_OUTPUTS``) when it names an S3 URL.
+Wired into the main command by ``register(subparsers, expected=...)``, where ``expected``
+gives the schedule's expectations for the index (the caller knows the schedule; the index
+does not); each handler takes ``(args, root, outputs)`` and returns the exit code (README,
+"Exit codes"). :func:`resolve_outputs` and :func:`run_to_outputs` are for the main command's
+``--outputs`` (or ``$SREWORKBOOK_OUTPUTS``): a folder, or an S3 URL.
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sreworkbook.exceptions import ParameterError
-from sreworkbook.reports.retention import RetentionPolicy, prune
-from sreworkbook.reports.storage import LocalOutputs, S3Outputs, open_outputs
-from sreworkbook.schedule import Schedule
+from sreworkbook.index.model import Expectations
+from sreworkbook.index.page import build_index
+from sreworkbook.index.retention import RetentionPolicy, prune
+from sreworkbook.index.storage import LocalOutputs, S3Outputs, open_outputs
 
 if TYPE_CHECKING:
     from sreworkbook.reports.pipeline import RunOutcome, RunRequest
@@ -30,7 +33,11 @@ __all__ = ["ENV_VAR", "register", "resolve_outputs", "run_to_outputs"]
 ENV_VAR = "SREWORKBOOK_OUTPUTS"
 
 
-def register(subparsers: Any) -> None:
+#: The schedule's expectations of the jobs under a workbook root, as of a moment.
+Expected = Callable[[Path, datetime], Expectations]
+
+
+def register(subparsers: Any, *, expected: Expected) -> None:
     """Add ``outputs`` and its subcommands to the ``sreworkbook`` parser."""
     outputs = subparsers.add_parser("outputs", help="the outputs root (local or s3://): retention")
     sub = outputs.add_subparsers(dest="outputs_command", required=True)
@@ -46,7 +53,7 @@ def register(subparsers: Any) -> None:
     cut.add_argument("--keep-days", type=int, default=defaults.keep_days, metavar="N")
     cut.add_argument("--keep-runs", type=int, default=defaults.keep_runs, metavar="N")
     cut.add_argument("--dry-run", action="store_true", help="say what would go; remove nothing")
-    cut.set_defaults(handler=_prune)
+    cut.set_defaults(handler=partial(_prune, expected=expected))
 
 
 def resolve_outputs(value: str | Path | None, *, root: Path, environ: Mapping[str, str]) -> str:
@@ -68,37 +75,37 @@ def run_to_outputs(
     *,
     environ: Mapping[str, str],
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    schedule: Schedule | Path | None = None,
+    expected: Expectations | None = None,
 ) -> tuple[RunOutcome, str]:
-    """Run ``request`` under the run contract into ``outputs``.
+    """Run ``request`` under the run contract into ``outputs``, then rebuild the index.
 
     Returns the outcome and where its report is: a path, or the ``s3://`` URL it was
     published to. For S3 the run is produced in a temporary folder and published
-    (:meth:`~sreworkbook.reports.storage.S3Outputs.publish_run`).
+    (:meth:`~sreworkbook.index.storage.S3Outputs.publish_run`).
     """
     from sreworkbook.reports.pipeline import run_notebook  # papermill: only when running
 
     if isinstance(outputs, LocalOutputs):
         outcome = run_notebook(replace(request, outputs=outputs.root), environ=environ)
+        build_index(outputs.root, now=now(), expected=expected)
         return outcome, str(outcome.report)
     with outputs.staged() as local:
-        outcome = run_notebook(
-            replace(request, outputs=local), environ=environ, rebuild_index=False
-        )
+        outcome = run_notebook(replace(request, outputs=local), environ=environ)
         line = (outcome.summary.to_json() + "\n").encode("utf-8")
-        url = outputs.publish_run(local, outcome.run_dir, line, now=now(), schedule=schedule)
+        url = outputs.publish_run(local, outcome.run_dir, line, now=now(), expected=expected)
     return outcome, url
 
 
-def _prune(args: argparse.Namespace, root: Path, outputs: Path) -> int:
+def _prune(args: argparse.Namespace, root: Path, outputs: Path, *, expected: Expected) -> int:
     where = resolve_outputs(getattr(args, "outputs", None), root=root, environ=os.environ)
     policy = RetentionPolicy(keep_days=args.keep_days, keep_runs=args.keep_runs)
+    now = datetime.now(UTC)
     result = prune(
         open_outputs(where),
         policy,
-        now=datetime.now(UTC),
+        now=now,
         dry_run=args.dry_run,
-        schedule=root / "parameters" / "schedule.yaml",
+        expected=expected(root, now),
     )
     print(
         f"prune {where}: keep {policy.keep_days} days and at least {policy.keep_runs} run(s) "

@@ -7,14 +7,14 @@ import importlib
 import pytest
 
 MODULES = [
-    "sreworkbook.reports.cli",
-    "sreworkbook.reports.index",
-    "sreworkbook.reports.index_ledger",
-    "sreworkbook.reports.index_model",
-    "sreworkbook.reports.index_render",
-    "sreworkbook.reports.index_sample",
-    "sreworkbook.reports.retention",
-    "sreworkbook.reports.storage",
+    "sreworkbook.index.cli",
+    "sreworkbook.index.page",
+    "sreworkbook.index.ledger_lines",
+    "sreworkbook.index.model",
+    "sreworkbook.index.render",
+    "sreworkbook.index.sample",
+    "sreworkbook.index.retention",
+    "sreworkbook.index.storage",
 ]
 
 

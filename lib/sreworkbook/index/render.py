@@ -11,8 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sreworkbook.reports.assets import STYLESHEET
-from sreworkbook.reports.index_model import (
+from sreworkbook.index.model import (
     YESTERDAY,
     DayCell,
     IndexView,
@@ -20,6 +19,7 @@ from sreworkbook.reports.index_model import (
     RunRef,
     Trend,
 )
+from sreworkbook.reports.assets import STYLESHEET
 from sreworkbook.results import Status, format_metric
 
 __all__ = ["ago", "render_page", "sparkline"]
