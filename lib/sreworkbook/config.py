@@ -22,6 +22,7 @@ __all__ = [
     "AlertmanagerConfig",
     "BackupsConfig",
     "DatadogConfig",
+    "ElasticConfig",
     "Environment",
     "FilesMetricsConfig",
     "LogsConfig",
@@ -150,6 +151,25 @@ class DatadogConfig(_Model):
     timeout_s: float = Field(default=15.0, gt=0)
 
 
+class ElasticConfig(_Model):
+    """Elastic APM data in Elasticsearch (the APM data streams), read through ``_search``.
+
+    ``api_key`` (the base64 ``id:key`` Elasticsearch returns) or ``username``/``password``
+    are references; ``service``/``environment`` are ``service.name``/``service.environment``.
+    """
+
+    url: str
+    api_key: str | None = None
+    username: str | None = None
+    password: str | None = None
+    service: str = "tradeai-backend"
+    environment: str | None = None
+    rum_service: str | None = None
+    traces_index: str = "traces-apm*"
+    metrics_index: str = "metrics-apm*"
+    timeout_s: float = Field(default=15.0, gt=0)
+
+
 class FilesMetricsConfig(_Model):
     """A CSV or Parquet export in the tidy shape (panel, timestamp, series, value)."""
 
@@ -159,9 +179,10 @@ class FilesMetricsConfig(_Model):
 class MetricsConfig(_Model):
     """Which metrics store the dashboards read; the notebooks do not change."""
 
-    source: Literal["prometheus", "newrelic", "datadog", "files"] = "prometheus"
+    source: Literal["prometheus", "newrelic", "datadog", "elastic", "files"] = "prometheus"
     newrelic: NewRelicConfig | None = None
     datadog: DatadogConfig | None = None
+    elastic: ElasticConfig | None = None
     files: FilesMetricsConfig | None = None
 
 

@@ -23,7 +23,7 @@ from typing import Literal
 
 from sreworkbook.exceptions import ParameterError
 
-__all__ = ["format_duration", "parse_duration", "parse_time", "rfc3339", "window"]
+__all__ = ["epoch", "format_duration", "parse_duration", "parse_time", "rfc3339", "window"]
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
@@ -65,6 +65,11 @@ def format_duration(seconds: float) -> str:
             parts.append(f"{rest // size}{unit}")
             rest %= size
     return "".join(parts) or "0s"
+
+
+def epoch(moment: datetime | float) -> float:
+    """``moment`` in epoch seconds (a number is taken as already one)."""
+    return moment.timestamp() if isinstance(moment, datetime) else float(moment)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -16,9 +16,9 @@ from sreworkbook.dashboard import (
     load_dashboard,
     resolve_window,
 )
-from sreworkbook.dashboard.panels import empty_frame
 from sreworkbook.exceptions import ParameterError, SourceError
 from sreworkbook.results import Status
+from sreworkbook.sources.panels import empty_frame
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sreworkbook.config import SLOConfig
-from sreworkbook.dashboard.panels import WindowCounts
 from sreworkbook.dashboard.slo import evaluate_slo
 from sreworkbook.results import Status
+from sreworkbook.sources.panels import WindowCounts
 
 AVAILABILITY = SLOConfig(name="availability", kind="availability", objective=0.999)
 LATENCY = SLOConfig(name="latency", kind="latency", objective=0.95, threshold_s=2.0)

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from sreworkbook.config import DatadogConfig
-from sreworkbook.dashboard.panels import PANELS, ROUTE_PANELS, WindowCounts
 from sreworkbook.exceptions import SecretError, SourceError, SourceTimeout
 from sreworkbook.sources.datadog import MAX_POINTS, DatadogBackend, route_name
+from sreworkbook.sources.panels import PANELS, ROUTE_PANELS, WindowCounts
 from support.http import Request, canned_server
 from support.recorded import RecordedApi, reply
 

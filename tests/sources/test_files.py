@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from sreworkbook.config import FilesMetricsConfig
-from sreworkbook.dashboard.panels import PANELS, ROUTE_PANELS, WindowCounts
 from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError
 from sreworkbook.sources.files import FilesBackend, read_export, write_export
+from sreworkbook.sources.panels import PANELS, ROUTE_PANELS, WindowCounts
 
 START = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
 END = START + timedelta(minutes=5)

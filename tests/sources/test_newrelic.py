@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from sreworkbook.config import NewRelicConfig
-from sreworkbook.dashboard.panels import PANELS, ROUTE_PANELS, WindowCounts
 from sreworkbook.exceptions import SecretError, SourceError, SourceTimeout
 from sreworkbook.sources.newrelic import MAX_BUCKETS, NewRelicBackend, route_name
+from sreworkbook.sources.panels import PANELS, ROUTE_PANELS, WindowCounts
 from support.http import Request, canned_server
 from support.recorded import RecordedApi, reply
 

@@ -21,10 +21,10 @@ import pandas as pd
 from sreworkbook.alerts.runbook import AlertContext, Diagnosis, clean, highest, panel
 from sreworkbook.checks import mongo_check, redis_check, run_checks
 from sreworkbook.config import Environment
-from sreworkbook.dashboard import PrometheusBackend
-from sreworkbook.dashboard.panels import MetricsBackend
 from sreworkbook.exceptions import SourceError
 from sreworkbook.results import Finding, Status, worst
+from sreworkbook.sources.panels import MetricsBackend
+from sreworkbook.sources.prometheus_panels import PrometheusBackend
 from sreworkbook.timeutil import rfc3339
 
 __all__ = ["database_issues", "high_error_rate", "high_memory_usage", "slow_api_response"]

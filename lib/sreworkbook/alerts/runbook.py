@@ -21,10 +21,10 @@ import yaml
 
 from sreworkbook import plots
 from sreworkbook.dashboard import Window, resolve_window
-from sreworkbook.dashboard.panels import MetricsBackend, empty_frame
 from sreworkbook.exceptions import ParameterError, SourceError
 from sreworkbook.known_incidents import Incident, overlapping
 from sreworkbook.results import CheckResult, Finding, Status
+from sreworkbook.sources.panels import MetricsBackend, empty_frame
 from sreworkbook.timeutil import parse_time, rfc3339
 
 __all__ = [

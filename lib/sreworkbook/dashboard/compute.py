@@ -11,10 +11,10 @@ import pandas as pd
 
 from sreworkbook import timeutil
 from sreworkbook.config import SLOConfig, Thresholds
-from sreworkbook.dashboard.panels import PANELS, ROUTE_PANELS, MetricsBackend, empty_frame
 from sreworkbook.dashboard.slo import SLOResult, evaluate_slo
 from sreworkbook.exceptions import ParameterError, SourceError
 from sreworkbook.results import Finding, Status, worst
+from sreworkbook.sources.panels import PANELS, ROUTE_PANELS, MetricsBackend, empty_frame
 from sreworkbook.timeutil import parse_duration, rfc3339
 
 __all__ = [

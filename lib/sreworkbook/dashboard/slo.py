@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sreworkbook.config import SLOConfig
-from sreworkbook.dashboard.panels import WindowCounts
 from sreworkbook.results import Status
+from sreworkbook.sources.panels import WindowCounts
 
 __all__ = ["PAGE_BURN_RATE", "SLOResult", "evaluate_slo"]
 

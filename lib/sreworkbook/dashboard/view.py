@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 from sreworkbook import plots
 from sreworkbook.config import Thresholds
 from sreworkbook.dashboard.compute import DashboardData
-from sreworkbook.dashboard.panels import empty_frame
 from sreworkbook.known_incidents import Incident, overlapping
+from sreworkbook.sources.panels import empty_frame
 
 __all__ = ["comparison_table", "panel_figure", "slo_table", "top_routes_table"]
 

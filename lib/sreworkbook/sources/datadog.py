@@ -55,11 +55,17 @@ import pandas as pd
 import requests
 
 from sreworkbook.config import DatadogConfig
-from sreworkbook.dashboard.panels import PANELS, ROUTE_PANELS, WindowCounts, empty_frame
 from sreworkbook.edges.http import Auth, HttpEdge, Reply
 from sreworkbook.edges.retry import RetryPolicy
 from sreworkbook.exceptions import SourceError
 from sreworkbook.secrets import Scrubber, resolve
+from sreworkbook.sources.panels import (
+    ROUTE_PANELS,
+    WindowCounts,
+    check_panel,
+    tidy_frame,
+)
+from sreworkbook.timeutil import epoch
 
 __all__ = ["DEFAULT_QUERIES", "MAX_POINTS", "DatadogBackend", "route_name"]
 
@@ -106,27 +112,6 @@ def route_name(resource: str) -> str:
     """A route from a ``resource_name`` tag value: ``get_/api/trades`` → ``GET /api/trades``."""
     match = _RESOURCE.match(resource)
     return f"{match.group(1).upper()} {match.group(2)}" if match else resource
-
-
-def _epoch(moment: datetime | float) -> float:
-    return moment.timestamp() if isinstance(moment, datetime) else float(moment)
-
-
-def _frame(rows: list[tuple[float, str, float]]) -> pd.DataFrame:
-    if not rows:
-        return empty_frame()
-    stamps, series, values = zip(*rows, strict=True)
-    frame = pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(list(stamps), unit="s", utc=True).astype(
-                "datetime64[ns, UTC]"
-            ),
-            "series": pd.Series(series, dtype="object"),
-            "value": pd.Series(values, dtype="float64"),
-        }
-    )
-    frame = frame.drop_duplicates(subset=["series", "timestamp"], keep="first")
-    return frame.sort_values(["series", "timestamp"], ignore_index=True)
 
 
 class _Series:
@@ -181,7 +166,7 @@ class DatadogBackend:
         self.rum_scope = f"service:{rum_service}{env}" if rum_service else (env[1:] or "*")
         unknown = set(queries or {}) - set(DEFAULT_QUERIES)
         if unknown:
-            _check_panel(sorted(unknown)[0])
+            check_panel(sorted(unknown)[0])
         self.queries = {**DEFAULT_QUERIES, **(queries or {})}
         self.edge = HttpEdge(
             self.name,
@@ -225,14 +210,14 @@ class DatadogBackend:
     # -- the MetricsBackend protocol -----------------------------------------------------------
     def panel(self, panel: str, start: datetime, end: datetime, step_s: float) -> pd.DataFrame:
         """``panel`` over ``[start, end]`` every ``step_s`` (coarsened past the cap)."""
-        _check_panel(panel)
-        step, spans = self.plan(_epoch(start), _epoch(end), step_s)
+        check_panel(panel)
+        step, spans = self.plan(epoch(start), epoch(end), step_s)
         rows: list[tuple[float, str, float]] = []
         used = float(step)
         for first, last in spans:
             points, used = self._points(panel, first, last, step)
             rows += points
-        frame = _frame(rows)
+        frame = tidy_frame(rows)
         frame.attrs.update(step_s=used, query=self.query_for(panel, step))
         return frame
 
@@ -242,10 +227,10 @@ class DatadogBackend:
         Percentiles are Datadog's over the window; error rate and throughput are from the
         window's counts; gauges their mean. Route panels have none (None).
         """
-        _check_panel(panel)
+        check_panel(panel)
         if panel in ROUTE_PANELS:
             return None
-        first, last = _epoch(start), _epoch(end)
+        first, last = epoch(start), epoch(end)
         if panel in ("error_rate", "rpm"):
             counts = self.counts(start, end, threshold_s=None)
             if panel == "rpm":
@@ -257,7 +242,7 @@ class DatadogBackend:
 
     def counts(self, start: datetime, end: datetime, *, threshold_s: float | None) -> WindowCounts:
         """Requests and 5xx over the window; ``fast`` is None (see the module notes)."""
-        first, last = _epoch(start), _epoch(end)
+        first, last = epoch(start), epoch(end)
         step = self.window_rollup(first, last)
         hits, errors = self.queries["rpm"], self.queries["error_rate"]
         total = sum(
@@ -300,7 +285,7 @@ class DatadogBackend:
 
     def query_for(self, panel: str, step_s: int) -> str:
         """The Datadog query ``panel`` sends at ``step_s`` (error rate: errors, then hits)."""
-        _check_panel(panel)
+        check_panel(panel)
         text = self._fill(self.queries[panel], step_s)
         if panel == "error_rate":
             text += "\n" + self._fill(self.queries["rpm"], step_s)
@@ -377,9 +362,3 @@ class DatadogBackend:
         else:
             message = f"query failed (HTTP {status}): {detail} — query: {query}"
         raise SourceError(message, source=self.name, query=query, status=status)
-
-
-def _check_panel(panel: str) -> None:
-    if panel not in DEFAULT_QUERIES:
-        valid = ", ".join((*PANELS, *ROUTE_PANELS))
-        raise ValueError(f"unknown panel {panel!r}; valid panels: {valid}")

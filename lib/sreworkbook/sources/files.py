@@ -8,7 +8,7 @@ and ``value`` (``series`` may be left out: it is then ``"all"``; other columns a
 * ``timestamp`` — RFC 3339 / ISO 8601 (a time without offset is UTC) or epoch seconds;
 * ``series`` — ``"all"``, a route for the route panels, or ``"overall"``: one number for the
   panel over the export's whole window (its timestamp the window's end);
-* ``value`` — in the panel's unit (see :mod:`sreworkbook.dashboard.panels`).
+* ``value`` — in the panel's unit (see :mod:`sreworkbook.sources.panels`).
 
 Files ending ``.csv`` (or ``.csv.gz``) are read with pandas; ``.parquet``/``.pq`` need pyarrow.
 :func:`write_export` writes the same shape from panel frames, so an export made from any
@@ -43,9 +43,14 @@ from typing import Literal
 import pandas as pd
 
 from sreworkbook.config import FilesMetricsConfig
-from sreworkbook.dashboard.panels import PANELS, ROUTE_PANELS, WindowCounts, empty_frame
 from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError
 from sreworkbook.secrets import resolve
+from sreworkbook.sources.panels import (
+    ROUTE_PANELS,
+    WindowCounts,
+    check_panel,
+    empty_frame,
+)
 
 __all__ = ["COUNT_PANELS", "OVERALL", "FilesBackend", "read_export", "write_export"]
 
@@ -156,12 +161,6 @@ def write_export(frames: Mapping[str, pd.DataFrame], path: str | Path) -> Path:
     return path
 
 
-def _check_panel(panel: str) -> None:
-    if panel not in PANELS and panel not in ROUTE_PANELS:
-        valid = ", ".join((*PANELS, *ROUTE_PANELS))
-        raise ValueError(f"unknown panel {panel!r}; valid panels: {valid}")
-
-
 def _utc(moment: datetime) -> pd.Timestamp:
     stamp = pd.Timestamp(moment)
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
@@ -202,7 +201,7 @@ class FilesBackend:
     # -- the MetricsBackend protocol -----------------------------------------------------------
     def panel(self, panel: str, start: datetime, end: datetime, step_s: float) -> pd.DataFrame:
         """The panel's rows inside ``[start, end]``, at the export's own resolution."""
-        _check_panel(panel)
+        check_panel(panel)
         if step_s <= 0:
             raise ValueError("step must be positive")
         rows = self._rows(panel, start, end)
@@ -220,7 +219,7 @@ class FilesBackend:
 
     def overall(self, panel: str, start: datetime, end: datetime) -> float | None:
         """One number for the window; see the module notes for what is approximated."""
-        _check_panel(panel)
+        check_panel(panel)
         if panel in ROUTE_PANELS:
             return None
         rows = self._rows(panel, start, end)

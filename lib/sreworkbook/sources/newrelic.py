@@ -55,11 +55,17 @@ import pandas as pd
 import requests
 
 from sreworkbook.config import NewRelicConfig
-from sreworkbook.dashboard.panels import PANELS, ROUTE_PANELS, WindowCounts, empty_frame
 from sreworkbook.edges.http import Auth, HttpEdge, Reply
 from sreworkbook.edges.retry import RetryPolicy
 from sreworkbook.exceptions import SourceError, SourceTimeout
 from sreworkbook.secrets import Scrubber, resolve
+from sreworkbook.sources.panels import (
+    ROUTE_PANELS,
+    WindowCounts,
+    check_panel,
+    tidy_frame,
+)
+from sreworkbook.timeutil import epoch
 
 __all__ = ["MAX_BUCKETS", "NewRelicBackend", "route_name"]
 
@@ -128,18 +134,12 @@ def route_name(transaction: str) -> str:
     return rest
 
 
-def _epoch(moment: datetime | float) -> float:
-    return moment.timestamp() if isinstance(moment, datetime) else float(moment)
-
-
 def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _check_panel(panel: str) -> _Spec:
-    if panel not in _SPECS:
-        valid = ", ".join((*PANELS, *ROUTE_PANELS))
-        raise ValueError(f"unknown panel {panel!r}; valid panels: {valid}")
+    check_panel(panel)
     return _SPECS[panel]
 
 
@@ -168,23 +168,6 @@ def _facet(row: Mapping[str, Any]) -> str:
     facet = row.get("facet", "all")
     text = ", ".join(str(f) for f in facet) if isinstance(facet, list) else str(facet)
     return route_name(text)
-
-
-def _frame(rows: list[tuple[float, str, float]]) -> pd.DataFrame:
-    if not rows:
-        return empty_frame()
-    stamps, series, values = zip(*rows, strict=True)
-    frame = pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime(list(stamps), unit="s", utc=True).astype(
-                "datetime64[ns, UTC]"
-            ),
-            "series": pd.Series(series, dtype="object"),
-            "value": pd.Series(values, dtype="float64"),
-        }
-    )
-    frame = frame.drop_duplicates(subset=["series", "timestamp"], keep="first")
-    return frame.sort_values(["series", "timestamp"], ignore_index=True)
 
 
 class NewRelicBackend:
@@ -267,7 +250,7 @@ class NewRelicBackend:
     def panel(self, panel: str, start: datetime, end: datetime, step_s: float) -> pd.DataFrame:
         """``panel`` over ``[start, end]`` in buckets of ``step_s`` (coarsened past the cap)."""
         spec = _check_panel(panel)
-        first, last = _epoch(start), _epoch(end)
+        first, last = epoch(start), epoch(end)
         step, spans = self.plan(first, last, step_s)
         rows: list[tuple[float, str, float]] = []
         queries = []
@@ -281,7 +264,7 @@ class NewRelicBackend:
                 stamp = row.get("endTimeSeconds") or float(row.get("beginTimeSeconds", 0)) + step
                 series = _facet(row) if panel in ROUTE_PANELS else "all"
                 rows.append((float(stamp), series, spec.convert(value)))
-        frame = _frame(rows)
+        frame = tidy_frame(rows)
         frame.attrs.update(step_s=float(step), query="\n".join(queries))
         return frame
 
@@ -294,7 +277,7 @@ class NewRelicBackend:
         spec = _check_panel(panel)
         if panel in ROUTE_PANELS:
             return None
-        first, last = _epoch(start), _epoch(end)
+        first, last = epoch(start), epoch(end)
         if panel == "active_users":
             frame = self.panel(panel, start, end, 300.0)
             return float(frame["value"].mean()) if not frame.empty else None
@@ -312,7 +295,7 @@ class NewRelicBackend:
             selects.append(f"filter(count(*), WHERE duration <= {threshold_s:g}) AS 'fast'")
         nrql = (
             f"SELECT {', '.join(selects)} FROM Transaction{self._where('apm')} "
-            f"SINCE {self._ms(_epoch(start))} UNTIL {self._ms(_epoch(end))}"
+            f"SINCE {self._ms(epoch(start))} UNTIL {self._ms(epoch(end))}"
         )
         row = (self._results(nrql) or [{}])[0]
         total, failed, fast = (_value(row, key, None) for key in ("total", "failed", "fast"))

@@ -26,14 +26,11 @@ from sreworkbook.config import PrometheusConfig
 from sreworkbook.edges.http import Auth, HttpEdge, Reply
 from sreworkbook.edges.retry import Breaker, Deadline, RetryPolicy
 from sreworkbook.exceptions import SourceError
+from sreworkbook.timeutil import epoch
 
 __all__ = ["MAX_POINTS", "PrometheusSource", "frame_from_result"]
 
 MAX_POINTS = 11_000
-
-
-def _epoch(moment: datetime | float) -> float:
-    return moment.timestamp() if isinstance(moment, datetime) else float(moment)
 
 
 def frame_from_result(result: list[dict[str, Any]]) -> pd.DataFrame:
@@ -136,7 +133,7 @@ class PrometheusSource:
         """An instant query: one row per series."""
         params: dict[str, str] = {"query": expr}
         if at is not None:
-            params["time"] = f"{_epoch(at):.3f}"
+            params["time"] = f"{epoch(at):.3f}"
         data = self._get("/api/v1/query", params, expr, deadline)
         result = data.get("result", [])
         if data.get("resultType") == "scalar":
@@ -155,7 +152,7 @@ class PrometheusSource:
         """A range query, chunked transparently under the points-per-series cap."""
         if step_s <= 0:
             raise ValueError("step must be positive")
-        first, last = _epoch(start), _epoch(end)
+        first, last = epoch(start), epoch(end)
         frames = []
         for chunk_start, chunk_end in self.chunks(first, last, step_s):
             params = {

@@ -35,7 +35,9 @@ __all__ = [
     "ROUTE_PANELS",
     "MetricsBackend",
     "WindowCounts",
+    "check_panel",
     "empty_frame",
+    "tidy_frame",
 ]
 
 PANELS = (
@@ -91,3 +93,28 @@ def empty_frame() -> pd.DataFrame:
             "value": pd.Series([], dtype="float64"),
         }
     )
+
+
+def check_panel(panel: str) -> None:
+    """A ``ValueError`` listing the valid panels, unless ``panel`` is one."""
+    if panel not in (*PANELS, *ROUTE_PANELS):
+        valid = ", ".join((*PANELS, *ROUTE_PANELS))
+        raise ValueError(f"unknown panel {panel!r}; valid panels: {valid}")
+
+
+def tidy_frame(rows: list[tuple[float, str, float]]) -> pd.DataFrame:
+    """A panel frame from ``(epoch seconds, series, value)`` rows: sorted, one row per point."""
+    if not rows:
+        return empty_frame()
+    stamps, series, values = zip(*rows, strict=True)
+    frame = pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime(list(stamps), unit="s", utc=True).astype(
+                "datetime64[ns, UTC]"
+            ),
+            "series": pd.Series(series, dtype="object"),
+            "value": pd.Series(values, dtype="float64"),
+        }
+    )
+    frame = frame.drop_duplicates(subset=["series", "timestamp"], keep="first")
+    return frame.sort_values(["series", "timestamp"], ignore_index=True)

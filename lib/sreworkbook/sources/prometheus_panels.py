@@ -13,7 +13,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from sreworkbook.dashboard.panels import PANELS, ROUTE_PANELS, WindowCounts, empty_frame
+from sreworkbook.sources.panels import PANELS, ROUTE_PANELS, WindowCounts, empty_frame
 from sreworkbook.sources.prometheus import PrometheusSource
 from sreworkbook.timeutil import format_duration, parse_duration
 
@@ -24,7 +24,7 @@ _FAILED = 'status_code=~"5.."'
 
 
 class PrometheusBackend:
-    """A :class:`~sreworkbook.dashboard.panels.MetricsBackend` over a Prometheus API."""
+    """A :class:`~sreworkbook.sources.panels.MetricsBackend` over a Prometheus API."""
 
     name = "prometheus"
 
