@@ -76,9 +76,11 @@ mongo-tools:
 demo: setup
 	$(BIN)/sreworkbook demo
 
+# ruff, and the import contract in pyproject.toml (the layering ARCHITECTURE.md draws).
 lint: python-env
 	$(BIN)/ruff check lib tests bench
 	$(BIN)/ruff format --check lib tests bench
+	$(BIN)/lint-imports --no-cache
 
 typecheck: python-env
 	$(BIN)/mypy

@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from sreworkbook.alerts import AlertRule, backtest_rules
-from sreworkbook.alerts._yaml import dump_yaml
 from sreworkbook.alerts.ruletests import CaseSkipped, build_case, rule_test_document
+from sreworkbook.alerts.yamlfile import dump_yaml
 from sreworkbook.known_incidents import Incident
 from sreworkbook.sources.prometheus import PrometheusSource
 

@@ -30,8 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sreworkbook.alerts._yaml import dump_yaml
 from sreworkbook.alerts.durations import format_duration_ms
+from sreworkbook.alerts.yamlfile import dump_yaml
 from sreworkbook.config import NotificationsConfig
 from sreworkbook.exceptions import ParameterError
 from sreworkbook.secrets import references, resolve

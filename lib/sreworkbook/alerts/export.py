@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sreworkbook.alerts._yaml import dump_yaml
 from sreworkbook.alerts.alertmanager import (
     DEFAULT_SECRETS_DIR,
     AlertmanagerFile,
@@ -42,6 +41,7 @@ from sreworkbook.alerts.ruletests import (
 from sreworkbook.alerts.selectors import PromQLUnsupported, lead_ms
 from sreworkbook.alerts.signal import rfc3339_ms
 from sreworkbook.alerts.tuning import RuleTuning, TuningReport
+from sreworkbook.alerts.yamlfile import dump_yaml
 from sreworkbook.config import Environment, load_yaml
 from sreworkbook.exceptions import OutputError, ParameterError
 

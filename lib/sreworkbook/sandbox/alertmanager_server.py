@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from sreworkbook.alerts._yaml import dump_yaml
 from sreworkbook.alerts.alertmanager import AlertmanagerFile, RoutingPolicy, alertmanager_config
 from sreworkbook.alerts.export import prometheus_rule_file
 from sreworkbook.alerts.rules import load_rules
+from sreworkbook.alerts.yamlfile import dump_yaml
 from sreworkbook.config import Environment, load_yaml
 from sreworkbook.exceptions import ParameterError, SandboxError
 from sreworkbook.sandbox.layout import Context, endpoint_of
