@@ -70,5 +70,31 @@ def test_notebooks_are_thin_and_stripped(path: Path) -> None:
         assert not defs, "functions and classes belong in lib/"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_concludes_the_same_way(path: Path) -> None:
+    """One ``reports.emit(result)`` with one argument: no 4-tuples, no keyword forms."""
+    nb = json.loads(path.read_text())
+    calls = [
+        node
+        for cell in nb["cells"]
+        if cell["cell_type"] == "code"
+        for node in ast.walk(ast.parse("".join(cell["source"])))
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "reports.emit"
+    ]
+    assert len(calls) == 1, "one conclusion per notebook"
+    (call,) = calls
+    assert len(call.args) == 1 and not call.keywords, ast.unparse(call)
+    unpacked = [
+        node
+        for cell in nb["cells"]
+        if cell["cell_type"] == "code"
+        for node in ast.walk(ast.parse("".join(cell["source"])))
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Tuple)
+        and {getattr(e, "id", "") for e in node.targets[0].elts} >= {"status", "headline"}
+    ]
+    assert not unpacked, "a result object, not a 4-tuple"
+
+
 def test_there_is_a_notebook() -> None:
     assert any(p.name == "health_inspection.ipynb" for p in NOTEBOOKS)

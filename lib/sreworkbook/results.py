@@ -7,11 +7,12 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "SUMMARY_MIME",
     "CheckResult",
+    "Conclusion",
     "Finding",
     "RunSummary",
     "Status",
@@ -123,11 +124,25 @@ class CheckResult:
         )
 
 
+class Conclusion(NamedTuple):
+    """What one piece of work concludes: the four things every notebook ends with.
+
+    A NamedTuple, so code that unpacks ``status, headline, metrics, findings`` keeps working;
+    :func:`sreworkbook.reports.emit` takes it (or any object with these four, as values or
+    as methods) and publishes it.
+    """
+
+    status: Status
+    headline: str
+    metrics: Mapping[str, float]
+    findings: tuple[Finding, ...]
+
+
 @dataclass(frozen=True)
 class RunSummary:
     """What a notebook concludes: the contract every notebook emits (DESIGN.md, run contract).
 
-    A notebook builds one with :func:`sreworkbook.reports.summary.emit`; the run pipeline
+    A notebook builds one with :func:`sreworkbook.reports.emit`; the run pipeline
     adds the run's identity and timing and writes ``summary.json`` and the ledger line.
     """
 

@@ -110,5 +110,5 @@ def test_interface() -> None:
     from sreworkbook.incidents import lineup
 
     assert set(lineup.__all__) == {
-        "SIGNALS", "LineUp", "PanelSource", "line_up", "lineup_of", "lineup_step",
+        "SIGNALS", "LineUp", "PanelSource", "conclude", "line_up", "lineup_of", "lineup_step",
     }  # fmt: skip

@@ -25,7 +25,7 @@ from sreworkbook.alerts.validate import ToolCheck
 from sreworkbook.config import Environment
 from sreworkbook.exceptions import SourceError
 from sreworkbook.known_incidents import Incident as KnownIncident
-from sreworkbook.results import Finding, Status, worst
+from sreworkbook.results import Conclusion, Finding, Status, worst
 
 __all__ = [
     "SLOReview",
@@ -141,7 +141,7 @@ def assess(
     checks: Sequence[ToolCheck],
     simulated: tuple[SimulationResult, SimulationResult],
     slos: Sequence[SLOReview] = (),
-) -> tuple[Status, str, dict[str, float], list[Finding]]:
+) -> Conclusion:
     """Status, headline, metrics and findings of an alert-tuning run.
 
     CRIT: a known incident no current rule catches, or an exported file a tool rejects.
@@ -197,4 +197,4 @@ def assess(
         f"{metrics['pages_per_week_before']:.1f} pages/week; tuned, {len(after_caught)}/{total} "
         f"at {metrics['pages_per_week_after']:.1f}{shown}; {verdict}."
     )
-    return status, headline, metrics, findings
+    return Conclusion(status, headline, metrics, tuple(findings))

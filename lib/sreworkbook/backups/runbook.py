@@ -23,7 +23,7 @@ from sreworkbook.backups.s3 import client_for, is_loopback
 from sreworkbook.backups.verification import verify_inventory
 from sreworkbook.config import BackupsConfig, Environment, S3Config
 from sreworkbook.exceptions import ParameterError, WorkbookError
-from sreworkbook.results import Finding, RunSummary, Status, worst
+from sreworkbook.results import Conclusion, Finding, RunSummary, Status, worst
 
 __all__ = [
     "Step",
@@ -309,8 +309,9 @@ def last_drill(runs: Sequence[RunSummary]) -> Step:
     return Step("last drill", status, f"{run.finished_at}: {run.status.value} — {run.headline}")
 
 
-def summarize(steps: Sequence[Step]) -> tuple[Status, str, dict[str, float], tuple[Finding, ...]]:
-    """``(status, headline, metrics, findings)`` for :func:`sreworkbook.reports.emit`."""
+def summarize(steps: Sequence[Step]) -> Conclusion:
+    """The runbook's conclusion (unpacks as ``status, headline, metrics, findings``), for
+    :func:`sreworkbook.reports.emit`."""
     status = worst((s.status for s in steps), default=Status.OK)
     bad = [s for s in steps if s.status not in (Status.OK, Status.SKIPPED)]
     what = "; ".join(f"{s.name}: {s.detail}" for s in bad[:2]) or "every step passed"
@@ -318,4 +319,4 @@ def summarize(steps: Sequence[Step]) -> tuple[Status, str, dict[str, float], tup
     for s in steps:
         metrics.update(s.metrics)
     findings = tuple(s.finding() for s in steps if s.status is not Status.SKIPPED)
-    return status, f"Backup runbook — {what}: {status.value}", metrics, findings
+    return Conclusion(status, f"Backup runbook — {what}: {status.value}", metrics, findings)

@@ -13,7 +13,7 @@ from sreworkbook import timeutil
 from sreworkbook.config import SLOConfig, Thresholds
 from sreworkbook.dashboard.slo import SLOResult, evaluate_slo
 from sreworkbook.exceptions import ParameterError, SourceError
-from sreworkbook.results import Finding, Status, worst
+from sreworkbook.results import Conclusion, Finding, Status, worst
 from sreworkbook.sources.panels import PANELS, ROUTE_PANELS, MetricsBackend, empty_frame
 from sreworkbook.timeutil import parse_duration, rfc3339
 
@@ -190,9 +190,7 @@ def load_dashboard(
     )
 
 
-def assess(
-    data: DashboardData, thresholds: Thresholds
-) -> tuple[Status, str, dict[str, float], list[Finding]]:
+def assess(data: DashboardData, thresholds: Thresholds) -> Conclusion:
     """Status, headline, summary metrics and findings from the seed's thresholds.
 
     Error rate over the window above ``error_rate_crit`` is CRIT, p95 above
@@ -244,7 +242,7 @@ def assess(
         metrics["availability"] = availability.compliance
         metrics["budget_left"] = availability.budget_left or 0.0
     headline = _headline(status, metrics, data)
-    return status, headline, metrics, findings
+    return Conclusion(status, headline, metrics, tuple(findings))
 
 
 def _headline(status: Status, metrics: Mapping[str, float], data: DashboardData) -> str:

@@ -15,7 +15,7 @@ from sreworkbook.incidents.errors import (
     rfc3339,
 )
 from sreworkbook.incidents.exploration import Exploration, Focus, explore
-from sreworkbook.incidents.lineup import LineUp, line_up, lineup_of
+from sreworkbook.incidents.lineup import LineUp, conclude, line_up, lineup_of
 from sreworkbook.incidents.summary import ErrorRate, IncidentSummary, error_rate, summarise
 from sreworkbook.incidents.trace import RequestsAround, Trace, requests_around, trace
 
@@ -30,6 +30,7 @@ __all__ = [
     "LineUp",
     "RequestsAround",
     "Trace",
+    "conclude",
     "error_groups",
     "error_rate",
     "explore",

@@ -18,9 +18,9 @@ import pandas as pd
 
 from sreworkbook.exceptions import WorkbookError
 from sreworkbook.incidents.exploration import Exploration
-from sreworkbook.results import Finding, Status
+from sreworkbook.results import Conclusion, Finding, Status
 
-__all__ = ["SIGNALS", "LineUp", "PanelSource", "line_up", "lineup_of", "lineup_step"]
+__all__ = ["SIGNALS", "LineUp", "PanelSource", "conclude", "line_up", "lineup_of", "lineup_step"]
 
 #: Signal → (the metrics source's panel, unit).
 SIGNALS = {"error_rate": ("error_rate", "fraction"), "p95_ms": ("latency_p95", "ms")}
@@ -154,4 +154,15 @@ def _panel(
         frame = frame[frame["series"].astype(str) == "all"]
     return pd.DataFrame(
         {"timestamp": frame["timestamp"], "signal": signal, "value": frame["value"]}
+    )
+
+
+def conclude(found: Exploration, lineup: LineUp) -> Conclusion:
+    """What the explorer concludes: the logs' status and headline, and the numbers and
+    findings of both the logs and the metrics lined up with them."""
+    return Conclusion(
+        found.status,
+        found.headline,
+        {**found.metrics(), **lineup.metrics()},
+        (*found.findings(), *lineup.findings()),
     )
