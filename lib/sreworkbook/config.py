@@ -40,6 +40,7 @@ __all__ = [
     "load_environment",
     "load_yaml",
     "validation_error",
+    "validation_message",
     "workbook_root",
 ]
 
@@ -410,9 +411,14 @@ def _load_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any
 
 def validation_error(exc: ValidationError, *, source: str) -> ParameterError:
     """A :class:`ParameterError` naming the file and the first failing key."""
+    key = ".".join(str(part) for part in exc.errors()[0]["loc"])
+    return ParameterError(validation_message(exc), source=source, key=key)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """What pydantic's first complaint means to a reader, and how many more there are."""
     first = exc.errors()[0]
-    key = ".".join(str(part) for part in first["loc"])
-    message = first["msg"]
+    message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown key"
     elif first["type"] == "missing":
@@ -420,7 +426,7 @@ def validation_error(exc: ValidationError, *, source: str) -> ParameterError:
     more = len(exc.errors()) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return ParameterError(message, source=source, key=key)
+    return message
 
 
 def load_environment(name_or_path: str, *, root: Path) -> Environment:

@@ -85,12 +85,17 @@ def _humanize(value: object) -> str:
                 break
             prefix, v = p, v / 1000
         return f"{_g(v, 4)}{prefix}"
+    return _small(v)
+
+
+def _small(v: float, unit: str = "") -> str:
+    """``v`` below 1 with an SI prefix (m, u, n, ...), as Prometheus's humanize writes it."""
     prefix = ""
     for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
         if abs(v) >= 1:
             break
         prefix, v = p, v * 1000
-    return f"{_g(v, 4)}{prefix}"
+    return f"{_g(v, 4)}{prefix}{unit}"
 
 
 def _humanize1024(value: object) -> str:
@@ -124,12 +129,7 @@ def _humanize_duration(value: object) -> str:
         if minutes:
             return f"{sign}{minutes}m {seconds}s"
         return f"{sign}{_g(v, 4)}s"
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(v) >= 1:
-            break
-        prefix, v = p, v * 1000
-    return f"{_g(v, 4)}{prefix}s"
+    return _small(v, "s")
 
 
 def _percentage(value: object) -> str:

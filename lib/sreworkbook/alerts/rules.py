@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sreworkbook.alerts.durations import format_duration_ms, parse_duration_ms
 from sreworkbook.alerts.expr import Comparison, format_number, split_threshold
-from sreworkbook.config import load_yaml
+from sreworkbook.config import load_yaml, validation_message
 from sreworkbook.exceptions import ParameterError
 
 __all__ = [
@@ -284,17 +284,10 @@ def parse_rules(
     try:
         parsed = _AlertsFile.model_validate(dict(data))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif first["type"] == "missing":
-            message = "required key is missing"
-        more = len(exc.errors()) - 1
-        if more:
-            message += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise ParameterError(
-            message, source=source or None, key=_where(data, first["loc"]) or None
+            validation_message(exc),
+            source=source or None,
+            key=_where(data, exc.errors()[0]["loc"]) or None,
         ) from None
     alerts: list[AlertRule] = []
     recording: list[RecordingRule] = []

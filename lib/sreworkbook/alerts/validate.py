@@ -82,26 +82,12 @@ def validate_export(
     """Run the three checks on ``out_dir``'s files (tools found on PATH unless given)."""
     promtool = promtool or find_tool("promtool")
     amtool = amtool or find_tool("amtool")
-    return (
-        run_tool(
-            "promtool check rules",
-            ["check", "rules"],
-            file=out_dir / "rules.yml",
-            binary=promtool,
-            timeout_s=timeout_s,
-        ),
-        run_tool(
-            "promtool test rules",
-            ["test", "rules"],
-            file=out_dir / "rules.test.yml",
-            binary=promtool,
-            timeout_s=timeout_s,
-        ),
-        run_tool(
-            "amtool check-config",
-            ["check-config"],
-            file=out_dir / "alertmanager.yml",
-            binary=amtool,
-            timeout_s=timeout_s,
-        ),
+    checks = (
+        ("promtool check rules", ["check", "rules"], "rules.yml", promtool),
+        ("promtool test rules", ["test", "rules"], "rules.test.yml", promtool),
+        ("amtool check-config", ["check-config"], "alertmanager.yml", amtool),
+    )
+    return tuple(
+        run_tool(name, argv, file=out_dir / file, binary=binary, timeout_s=timeout_s)
+        for name, argv, file, binary in checks
     )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from sreworkbook.config import Environment
 from sreworkbook.results import CheckResult, Status
-from sreworkbook.secrets import MASK, Scrubber, mask_text
+from sreworkbook.secrets import MASK, Scrubber, mask_text, mask_uri, references
 
 __all__ = [
     "budget",
+    "connection_target",
     "error_text",
     "grade_above",
     "grade_below",
@@ -64,6 +66,16 @@ def error_text(exc: BaseException, scrubber: Scrubber | None = None) -> str:
     text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     text = masked(scrubber.scrub(text) if scrubber else text)
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def connection_target(
+    env: Environment, environ: Mapping[str, str], value: str, *, key: str
+) -> tuple[str, str, Scrubber]:
+    """A connection string resolved now (``SecretError`` when a reference is not set), what a
+    result may show of it, and a scrubber for the secrets it holds."""
+    resolved = env.secret(value, environ, key=key)
+    scrubber = Scrubber.from_references(references(value), environ)
+    return resolved, scrubber.scrub(mask_uri(resolved)), scrubber
 
 
 def not_configured(name: str, component: str) -> Callable[[float], CheckResult]:

@@ -16,6 +16,7 @@ request time, and results show only masked URLs.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -121,27 +122,17 @@ def component_results(payload: Any, *, target: str) -> tuple[CheckResult, ...]:
     return tuple(results)
 
 
+@dataclass(frozen=True)
 class _Endpoint:
     """The probe of one HTTP endpoint; ``detailed`` adds per-component results."""
 
-    def __init__(
-        self,
-        env: Environment,
-        *,
-        name: str,
-        component: str,
-        request: Callable[[], tuple[str, dict[str, str]]],
-        expected_status: int | None,
-        session: requests.Session | None,
-        detailed: bool = False,
-    ) -> None:
-        self.env = env
-        self.name = name
-        self.component = component
-        self.request = request
-        self.expected_status = expected_status
-        self.session = session
-        self.detailed = detailed
+    env: Environment
+    name: str
+    component: str
+    request: Callable[[], tuple[str, dict[str, str]]]
+    expected_status: int | None
+    session: requests.Session | None
+    detailed: bool = False
 
     def __call__(self, timeout_s: float) -> tuple[CheckResult, ...]:
         try:

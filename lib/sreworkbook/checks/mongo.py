@@ -28,12 +28,12 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from sreworkbook.checks._common import budget, error_text
+from sreworkbook.checks._common import budget, connection_target, error_text
 from sreworkbook.checks.runner import Check
 from sreworkbook.config import Environment
 from sreworkbook.exceptions import SecretError
 from sreworkbook.results import CheckResult, Status
-from sreworkbook.secrets import Scrubber, mask_uri, references
+from sreworkbook.secrets import Scrubber, mask_uri
 
 __all__ = ["mongo_check", "replication_lag_s"]
 
@@ -163,11 +163,9 @@ def mongo_check(
 
     def probe(timeout_s: float) -> CheckResult:
         try:
-            uri = env.secret(config.uri, environ, key="mongodb.uri")
+            uri, target, scrubber = connection_target(env, environ, config.uri, key="mongodb.uri")
         except SecretError as exc:
             return CheckResult(NAME, COMPONENT, Status.UNKNOWN, detail=str(exc))
-        scrubber = Scrubber.from_references(references(config.uri), environ)
-        target = scrubber.scrub(mask_uri(uri))
         ms = int(budget(timeout_s) * 1000)
         client: MongoClient[dict[str, Any]] | None = None
         try:

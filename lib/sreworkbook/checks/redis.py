@@ -19,12 +19,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from sreworkbook.checks._common import budget, error_text, grade_above
+from sreworkbook.checks._common import budget, connection_target, error_text, grade_above
 from sreworkbook.checks.runner import Check
 from sreworkbook.config import Environment
 from sreworkbook.exceptions import SecretError
 from sreworkbook.results import CheckResult, Status
-from sreworkbook.secrets import Scrubber, mask_uri, references
+from sreworkbook.secrets import Scrubber, mask_uri
 
 __all__ = ["judge_info", "redis_check"]
 
@@ -103,11 +103,9 @@ def redis_check(
 
     def probe(timeout_s: float) -> CheckResult:
         try:
-            url = env.secret(config.url, environ, key="redis.url")
+            url, target, scrubber = connection_target(env, environ, config.url, key="redis.url")
         except SecretError as exc:
             return CheckResult(NAME, COMPONENT, Status.UNKNOWN, detail=str(exc))
-        scrubber = Scrubber.from_references(references(config.url), environ)
-        target = scrubber.scrub(mask_uri(url))
         wait = budget(timeout_s)
         client: redis_py.Redis | None = None
         try:

@@ -44,22 +44,18 @@ class Check:
     probe: Probe
 
     def timed_out(self, elapsed_s: float) -> CheckResult:
-        return CheckResult(
-            self.name,
-            self.component,
-            Status.UNKNOWN,
-            latency_ms=elapsed_s * 1000.0,
-            detail=f"timed out after {self.timeout_s:.1f} s",
-            target=self.target,
-        )
+        return self._unknown(elapsed_s, f"timed out after {self.timeout_s:.1f} s")
 
     def failed(self, exc: BaseException, elapsed_s: float) -> CheckResult:
+        return self._unknown(elapsed_s, f"check failed: {error_text(exc)}")
+
+    def _unknown(self, elapsed_s: float, detail: str) -> CheckResult:
         return CheckResult(
             self.name,
             self.component,
             Status.UNKNOWN,
             latency_ms=elapsed_s * 1000.0,
-            detail=f"check failed: {error_text(exc)}",
+            detail=detail,
             target=self.target,
         )
 

@@ -194,41 +194,28 @@ def _timed_out(exc: BaseException) -> bool:
     return _root(exc, (TimeoutError, urllib3.exceptions.ReadTimeoutError)) is not None
 
 
+@dataclass(eq=False)
 class HttpEdge:
     """Calls to one service (``service`` is how errors name it) under one retry policy.
 
     Without a ``session`` each call opens and closes its own. ``requests_made`` and
     ``seconds_waiting`` (time spent in requests, not in backoff) add up over all calls.
+    ``sleep``, ``clock`` and ``draw`` (the jitter's random numbers) are for tests to replace.
     """
 
-    def __init__(
-        self,
-        service: str,
-        *,
-        session: requests.Session | None = None,
-        policy: RetryPolicy | None = None,
-        auth: Auth | None = None,
-        breaker: Breaker | None = None,
-        retry_on: frozenset[int] = RETRY_STATUSES,
-        retry_after_headers: tuple[str, ...] = ("Retry-After",),
-        max_body_bytes: int = MAX_BODY_BYTES,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        draw: Callable[[], float] = random.random,
-    ) -> None:
-        self.service = service
-        self.session = session
-        self.policy = policy or RetryPolicy()
-        self.auth = auth or Auth()
-        self.breaker = breaker
-        self.retry_on = retry_on
-        self.retry_after_headers = retry_after_headers
-        self.max_body_bytes = max_body_bytes
-        self._sleep = sleep
-        self._clock = clock
-        self._draw = draw
-        self.requests_made = 0
-        self.seconds_waiting = 0.0
+    service: str
+    session: requests.Session | None = None
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    auth: Auth = field(default_factory=Auth)
+    breaker: Breaker | None = None
+    retry_on: frozenset[int] = RETRY_STATUSES
+    retry_after_headers: tuple[str, ...] = ("Retry-After",)
+    max_body_bytes: int = MAX_BODY_BYTES
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    draw: Callable[[], float] = random.random
+    requests_made: int = field(default=0, init=False)
+    seconds_waiting: float = field(default=0.0, init=False)
 
     def __repr__(self) -> str:
         return f"HttpEdge({self.service!r}, {self.policy!r})"
@@ -257,7 +244,7 @@ class HttpEdge:
         ``deadline`` a caller's limit (a run budget), kept along with the policy's own.
         """
         policy = self.policy
-        limit = Deadline.after(policy.total_s, clock=self._clock).sooner(deadline)
+        limit = Deadline.after(policy.total_s, clock=self.clock).sooner(deadline)
         endpoint = where(url)
         refusal = self.breaker.refusal(endpoint) if self.breaker else None
         if refusal is not None:
@@ -269,7 +256,7 @@ class HttpEdge:
         pause: float | None = None
         for retry in range(policy.attempts):
             if retry:
-                wait = policy.backoff(retry, self._draw()) if pause is None else pause
+                wait = policy.backoff(retry, self.draw()) if pause is None else pause
                 if wait >= limit.remaining():
                     self._give_up(
                         f"{problem}; out of time after {attempts} attempt{_s(attempts)}",
@@ -280,7 +267,7 @@ class HttpEdge:
                         timed_out,
                         cause,
                     )
-                self._sleep(wait)
+                self.sleep(wait)
                 waited += wait
             left = limit.remaining()
             if left <= 0:
@@ -365,7 +352,7 @@ class HttpEdge:
         """One attempt, the body read whole; errors as :class:`_Transient` or SourceError."""
         own = self.session is None
         session = requests.Session() if self.session is None else self.session
-        started = self._clock()
+        started = self.clock()
         self.requests_made += 1
         try:
             with session.request(
@@ -386,12 +373,12 @@ class HttpEdge:
                     body=body,
                     headers=dict(response.headers),
                     reason=str(response.reason or ""),
-                    elapsed_s=self._clock() - started,
+                    elapsed_s=self.clock() - started,
                 )
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._translate(exc, url, timeout_s) from exc
         finally:
-            self.seconds_waiting += self._clock() - started
+            self.seconds_waiting += self.clock() - started
             if own:
                 session.close()
 

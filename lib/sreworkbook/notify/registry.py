@@ -19,7 +19,6 @@ import requests
 
 from sreworkbook.config import NotificationsConfig
 from sreworkbook.edges.retry import RetryPolicy
-from sreworkbook.exceptions import ParameterError
 from sreworkbook.notify.message import Delivery, Notification, Notifier
 from sreworkbook.notify.smtp import EmailNotifier, SMTPFactory, smtp_connection
 from sreworkbook.notify.webhooks import (
@@ -28,6 +27,7 @@ from sreworkbook.notify.webhooks import (
     SlackNotifier,
     WebhookNotifier,
 )
+from sreworkbook.registry import Registry
 from sreworkbook.results import Finding
 
 __all__ = [
@@ -62,29 +62,11 @@ class ChannelOptions:
 NotifierFactory = Callable[[Any, ChannelOptions], Notifier]
 
 
-class NotifierRegistry:
+class NotifierRegistry(Registry[NotifierFactory]):
     """Channel kinds by name, in the order they were registered (the order of sending)."""
 
     def __init__(self) -> None:
-        self._factories: dict[str, NotifierFactory] = {}
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self._factories)
-
-    def register(self, name: str, factory: NotifierFactory) -> None:
-        self._factories[name] = factory
-
-    def get(self, name: str) -> NotifierFactory:
-        """The factory for ``name``; an unknown name is refused with the known ones."""
-        try:
-            return self._factories[name]
-        except KeyError:
-            known = ", ".join(self._factories) or "none"
-            raise ParameterError(
-                f"unknown notification channel {name!r}, did you mean one of: {known}",
-                key="notifications",
-            ) from None
+        super().__init__("notification channel", key="notifications")
 
     def build(self, config: NotificationsConfig, options: ChannelOptions) -> list[Notifier]:
         """A notifier for every channel ``config`` sets, in the registry's order."""
@@ -99,14 +81,14 @@ class NotifierRegistry:
         ]
 
 
+def _common(o: ChannelOptions) -> dict[str, Any]:
+    """What every notifier takes from the options."""
+    return {"environ": o.environ, "policy": o.policy, "sleep": o.sleep}
+
+
 def _slack(section: Any, o: ChannelOptions) -> Notifier:
     return SlackNotifier(
-        section.webhook_url,
-        channel=section.channel,
-        environ=o.environ,
-        policy=o.policy,
-        session=o.session,
-        sleep=o.sleep,
+        section.webhook_url, channel=section.channel, session=o.session, **_common(o)
     )
 
 
@@ -122,28 +104,20 @@ def _email(section: Any, o: ChannelOptions) -> Notifier:
         starttls=section.starttls and not implicit,
         implicit_tls=implicit,
         tls_context=o.tls_context,
-        environ=o.environ,
-        policy=o.policy,
         smtp_factory=o.smtp_factory,
-        sleep=o.sleep,
+        **_common(o),
     )
 
 
 def _pagerduty(section: Any, o: ChannelOptions) -> Notifier:
+    endpoint = o.pagerduty_endpoint
     return PagerDutyNotifier(
-        section.routing_key,
-        endpoint=o.pagerduty_endpoint,
-        environ=o.environ,
-        policy=o.policy,
-        session=o.session,
-        sleep=o.sleep,
+        section.routing_key, endpoint=endpoint, session=o.session, **_common(o)
     )
 
 
 def _webhook(section: Any, o: ChannelOptions) -> Notifier:
-    return WebhookNotifier(
-        section.url, environ=o.environ, policy=o.policy, session=o.session, sleep=o.sleep
-    )
+    return WebhookNotifier(section.url, session=o.session, **_common(o))
 
 
 def default_registry() -> NotifierRegistry:

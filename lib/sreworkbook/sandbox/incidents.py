@@ -50,57 +50,44 @@ def _at(anchor: int, days_before: int, hour: int, minute: int) -> int:
     return anchor - days_before * _DAY + hour * 3_600 + minute * _MIN
 
 
-def _planted(
-    name: str, kind: str, severity: str, start: int, end: int, description: str
-) -> Incident:
-    return Incident.from_epoch_s(
-        name, start, end, severity=severity, kind=kind, description=description
-    )
+#: Each planted incident: name, kind, severity, start (days before the anchor, hour, minute)
+#: and minutes long. The memory leak's start is when memory has crossed 90 %.
+_PLANTED = (
+    ("trades-api-error-spike", "error_rate", "critical", (1, 14, 20), 25),
+    ("latency-regression", "latency", "warning", (3, 9, 30), 60),
+    ("memory-leak", "memory", "critical", (6, 9, 8), 100),
+    ("database-slowdown", "database", "critical", (10, 20, 15), 45),
+)
+_STORIES = {
+    "trades-api-error-spike": "GET /api/trades answered HTTP 500 to about 12 % of requests "
+    "(about 6 % of all traffic) for 25 minutes after a connection-pool setting was changed; "
+    "reverted.",
+    "latency-regression": "p95 latency rose to about 3.5 s on every route for 60 minutes after "
+    "deploy v2.14.0 (synchronous PDF rendering); rolled back.",
+    "memory-leak": "Memory climbed from 60 % to 97 % after a cache without eviction shipped; it "
+    "stayed above 90 % for 100 minutes until the process was restarted.",
+    "database-slowdown": "MongoDB p95 query time reached about 1.5 s and connections failed for "
+    "45 minutes while an index was built on trades in the foreground.",
+}
 
 
 def incidents_for(
     anchor: int, *, start: int | None = None, end: int | None = None
 ) -> list[Incident]:
     """The planted incidents for ``anchor``, keeping those wholly inside ``[start, end]``."""
-    leak_start = _at(anchor, 6, 9, 8)
-    planned = [
-        _planted(
-            "trades-api-error-spike",
-            "error_rate",
-            "critical",
-            _at(anchor, 1, 14, 20),
-            _at(anchor, 1, 14, 45),
-            "GET /api/trades answered HTTP 500 to about 12 % of requests (about 6 % of all "
-            "traffic) for 25 minutes after a connection-pool setting was changed; reverted.",
-        ),
-        _planted(
-            "latency-regression",
-            "latency",
-            "warning",
-            _at(anchor, 3, 9, 30),
-            _at(anchor, 3, 10, 30),
-            "p95 latency rose to about 3.5 s on every route for 60 minutes after deploy "
-            "v2.14.0 (synchronous PDF rendering); rolled back.",
-        ),
-        _planted(
-            "memory-leak",
-            "memory",
-            "critical",
-            leak_start,
-            leak_start + 100 * _MIN,
-            "Memory climbed from 60 % to 97 % after a cache without eviction shipped; it "
-            "stayed above 90 % for 100 minutes until the process was restarted.",
-        ),
-        _planted(
-            "database-slowdown",
-            "database",
-            "critical",
-            _at(anchor, 10, 20, 15),
-            _at(anchor, 10, 21, 0),
-            "MongoDB p95 query time reached about 1.5 s and connections failed for 45 "
-            "minutes while an index was built on trades in the foreground.",
-        ),
-    ]
+    planned = []
+    for name, kind, severity, (days, hour, minute), minutes in _PLANTED:
+        first = _at(anchor, days, hour, minute)
+        planned.append(
+            Incident.from_epoch_s(
+                name,
+                first,
+                first + minutes * _MIN,
+                severity=severity,
+                kind=kind,
+                description=_STORIES[name],
+            )
+        )
     return [
         i
         for i in planned

@@ -208,13 +208,73 @@ class _SlackServer(ThreadingHTTPServer):
         super().__init__(address, _SlackHandler)
 
 
-class SlackReceiver:
+class _Receiver(Generic[_T]):
+    """What both receivers share: start and stop (also as a context manager), what they
+    received, and the failures they were told to answer with."""
+
+    component: str
+
+    def __init__(
+        self, host: str, port: int, jsonl_path: str | os.PathLike[str] | None, now: Clock
+    ) -> None:
+        self.host = host
+        self._requested_port = port
+        self._records: _Record[_T] = _Record(Path(jsonl_path) if jsonl_path else None)
+        self._failures = _Failures()
+        self._now = now
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _bound_port(self) -> int | None:
+        raise NotImplementedError
+
+    @property
+    def port(self) -> int:
+        port = self._bound_port()
+        if port is None:
+            raise SandboxError("not started", component=self.component)
+        return port
+
+    def _cannot_listen(self, exc: OSError) -> SandboxError:
+        where = f"{self.host}:{self._requested_port}"
+        return SandboxError(
+            f"cannot listen on {where} ({exc.strerror or exc})", component=self.component
+        )
+
+    def received(self) -> tuple[_T, ...]:
+        """What was accepted so far, oldest first."""
+        return self._records.items()
+
+    def wait_for(self, count: int = 1, timeout_s: float = 5.0) -> tuple[_T, ...]:
+        """Wait until ``count`` were accepted (or the timeout passed); what arrived."""
+        return self._records.wait_for(count, timeout_s)
+
+    def clear(self) -> None:
+        """Forget what was received (the JSON-lines file is kept)."""
+        self._records.clear()
+
+
+class SlackReceiver(_Receiver[ReceivedPost]):
     """A Slack-compatible incoming-webhook receiver on ``host``; ``port=0`` picks a free port.
 
     ``fail_first`` requests (any path) are answered ``fail_status`` (429 by default, with
     ``Retry-After: retry_after`` when given) before it starts accepting; :meth:`fail_next`
     re-arms that while running. A failed request is counted in :attr:`hits` but not received.
     """
+
+    component = "slack-receiver"
 
     def __init__(
         self,
@@ -227,12 +287,8 @@ class SlackReceiver:
         retry_after: float | None = None,
         now: Clock = _utcnow,
     ) -> None:
-        self.host = host
-        self._requested_port = port
-        self._records: _Record[ReceivedPost] = _Record(Path(jsonl_path) if jsonl_path else None)
-        self._failures = _Failures()
+        super().__init__(host, port, jsonl_path, now)
         self._failures.arm(fail_first, fail_status, retry_after, "")
-        self._now = now
         self._hits = 0
         self._hits_lock = threading.Lock()
         self._server: _SlackServer | None = None
@@ -246,10 +302,7 @@ class SlackReceiver:
         try:
             self._server = _SlackServer((self.host, self._requested_port), self)
         except OSError as exc:
-            raise SandboxError(
-                f"cannot listen on {self.host}:{self._requested_port} ({exc.strerror or exc})",
-                component="slack-receiver",
-            ) from exc
+            raise self._cannot_listen(exc) from exc
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -269,20 +322,9 @@ class SlackReceiver:
         if thread is not None:
             thread.join(timeout=5)
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
     # -- where and what ----------------------------------------------------------------------
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise SandboxError("not started", component="slack-receiver")
-        return int(self._server.server_address[1])
+    def _bound_port(self) -> int | None:
+        return None if self._server is None else int(self._server.server_address[1])
 
     @property
     def url(self) -> str:
@@ -298,18 +340,6 @@ class SlackReceiver:
     def _count_hit(self) -> None:
         with self._hits_lock:
             self._hits += 1
-
-    def received(self) -> tuple[ReceivedPost, ...]:
-        """The POSTs accepted so far, oldest first."""
-        return self._records.items()
-
-    def wait_for(self, count: int = 1, timeout_s: float = 5.0) -> tuple[ReceivedPost, ...]:
-        """Wait until ``count`` POSTs were accepted (or the timeout passed); what arrived."""
-        return self._records.wait_for(count, timeout_s)
-
-    def clear(self) -> None:
-        """Forget what was received (the JSON-lines file is kept)."""
-        self._records.clear()
 
     def fail_next(self, count: int, status: int = 429, *, retry_after: float | None = None) -> None:
         """Answer the next ``count`` POSTs with ``status`` (and ``Retry-After`` if given)."""
@@ -406,7 +436,7 @@ def _sink_controller(handler: _SinkHandler, sock: socket.socket, kwargs: Mapping
     return _BoundController(handler, hostname=host, port=port, **kwargs)
 
 
-class SMTPSink:
+class SMTPSink(_Receiver[ReceivedMail]):
     """An SMTP server on ``host`` that accepts every message; ``port=0`` picks a free port.
 
     With ``tls_context`` it offers STARTTLS (and demands it with ``require_starttls``), or
@@ -414,6 +444,8 @@ class SMTPSink:
     ``credentials`` (login → password) it offers AUTH PLAIN/LOGIN and checks them, but does
     not require it. :meth:`fail_next` makes the next N messages get a 4xx reply.
     """
+
+    component = "smtp-sink"
 
     def __init__(
         self,
@@ -428,9 +460,7 @@ class SMTPSink:
         credentials: Mapping[str, str] | None = None,
         now: Clock = _utcnow,
     ) -> None:
-        self.host = host
-        self._requested_port = port
-        self._records: _Record[ReceivedMail] = _Record(Path(jsonl_path) if jsonl_path else None)
+        super().__init__(host, port, jsonl_path, now)
         self._mbox = Path(mbox_path) if mbox_path else None
         self._mbox_lock = threading.Lock()
         self._tls_context = tls_context
@@ -439,8 +469,6 @@ class SMTPSink:
         if implicit_tls and tls_context is None:
             raise SandboxError("implicit_tls needs a tls_context", component="smtp-sink")
         self._credentials = dict(credentials or {})
-        self._failures = _Failures()
-        self._now = now
         self._controller: Any = None
 
     def start(self) -> Self:
@@ -462,10 +490,7 @@ class SMTPSink:
         try:
             sock = socket.create_server((self.host, self._requested_port))
         except OSError as exc:
-            raise SandboxError(
-                f"cannot listen on {self.host}:{self._requested_port} ({exc.strerror or exc})",
-                component="smtp-sink",
-            ) from exc
+            raise self._cannot_listen(exc) from exc
         controller = _sink_controller(_SinkHandler(self), sock, kwargs)
         try:
             controller.start()
@@ -483,34 +508,12 @@ class SMTPSink:
         if controller is not None:
             controller.stop()
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._controller is None:
-            raise SandboxError("not started", component="smtp-sink")
-        return int(self._controller.port)
+    def _bound_port(self) -> int | None:
+        return None if self._controller is None else int(self._controller.port)
 
     @property
     def url(self) -> str:
         return f"smtp://{self.host}:{self.port}"
-
-    def received(self) -> tuple[ReceivedMail, ...]:
-        """The messages accepted so far, oldest first."""
-        return self._records.items()
-
-    def wait_for(self, count: int = 1, timeout_s: float = 5.0) -> tuple[ReceivedMail, ...]:
-        """Wait until ``count`` messages were accepted (or the timeout passed); what arrived."""
-        return self._records.wait_for(count, timeout_s)
-
-    def clear(self) -> None:
-        self._records.clear()
 
     def fail_next(self, count: int, code: int = 451, text: str = "4.3.0 Try again later") -> None:
         """Answer the DATA of the next ``count`` messages with ``code text``."""

@@ -42,21 +42,16 @@ threshold through this API, so :meth:`DatadogBackend.counts` leaves ``fast`` as 
 from __future__ import annotations
 
 import math
-import random
 import re
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-import requests
 
 from sreworkbook.config import DatadogConfig
-from sreworkbook.edges.http import Auth, HttpEdge, Reply
-from sreworkbook.edges.retry import RetryPolicy
+from sreworkbook.edges.http import Auth, Reply
 from sreworkbook.exceptions import SourceError
 from sreworkbook.secrets import Scrubber, resolve
 from sreworkbook.sources.panels import (
@@ -65,6 +60,7 @@ from sreworkbook.sources.panels import (
     check_panel,
     tidy_frame,
 )
+from sreworkbook.sources.saas import HttpBackend, Transport
 from sreworkbook.timeutil import epoch
 
 __all__ = ["DEFAULT_QUERIES", "MAX_POINTS", "DatadogBackend", "route_name"]
@@ -133,7 +129,7 @@ class _Series:
             self.seconds_per_unit = Decimal(str(unit.get("scale_factor") or 1))
 
 
-class DatadogBackend:
+class DatadogBackend(HttpBackend):
     """The dashboard's panels read from Datadog's metrics query API."""
 
     name = "datadog"
@@ -143,17 +139,13 @@ class DatadogBackend:
         config: DatadogConfig,
         environ: Mapping[str, str],
         *,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        draw: Callable[[], float] = random.random,
-        retries: int = 3,
-        backoff_s: float = 0.5,
-        max_retry_after_s: float = 60.0,
         max_requests: int = 10,
         db_service: str | None = None,
         rum_service: str | None = None,
         queries: Mapping[str, str] | None = None,
+        **transport: Any,
     ) -> None:
+        """``transport``: see :class:`~sreworkbook.sources.saas.Transport`."""
         self._api_key = resolve(config.api_key, environ, key="metrics.datadog.api_key")
         self._app_key = resolve(config.app_key, environ, key="metrics.datadog.app_key")
         self._key_refs = f"{config.api_key} / {config.app_key}"
@@ -168,44 +160,19 @@ class DatadogBackend:
         if unknown:
             check_panel(sorted(unknown)[0])
         self.queries = {**DEFAULT_QUERIES, **(queries or {})}
-        self.edge = HttpEdge(
+        self.edge = Transport(**transport).edge(
             self.name,
-            session=session or requests.Session(),
-            policy=RetryPolicy(
-                timeout_s=config.timeout_s,
-                retries=retries,
-                backoff_s=backoff_s,
-                max_retry_after_s=max_retry_after_s,
-            ),
+            timeout_s=config.timeout_s,
             auth=Auth(headers={"DD-API-KEY": self._api_key, "DD-APPLICATION-KEY": self._app_key}),
             # Datadog's 429s tell when the window resets rather than when to come back.
             retry_after_headers=("Retry-After", "X-RateLimit-Reset"),
-            sleep=sleep,
-            draw=draw,
         )
         self.max_requests = max_requests
-
-    @classmethod
-    def from_config(
-        cls, config: DatadogConfig, environ: Mapping[str, str], **options: Any
-    ) -> DatadogBackend:
-        """A backend for ``config``, its keys resolved from ``environ`` now."""
-        return cls(config, environ, **options)
 
     def __repr__(self) -> str:
         return f"DatadogBackend(site_url={self.site_url!r}, scope={self.scope!r})"
 
-    @property
-    def timeout_s(self) -> float:
-        return self.edge.policy.timeout_s
-
-    @timeout_s.setter
-    def timeout_s(self, seconds: float) -> None:
-        self.edge.policy = replace(self.edge.policy, timeout_s=seconds)
-
-    @property
-    def requests_made(self) -> int:
-        return self.edge.requests_made
+    timeout_s = HttpBackend.request_timeout_s
 
     # -- the MetricsBackend protocol -----------------------------------------------------------
     def panel(self, panel: str, start: datetime, end: datetime, step_s: float) -> pd.DataFrame:

@@ -36,22 +36,19 @@ from __future__ import annotations
 import base64
 import json
 import math
-import random
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-import requests
 
 from sreworkbook.config import ElasticConfig
-from sreworkbook.edges.http import Auth, HttpEdge, Reply
-from sreworkbook.edges.retry import RetryPolicy
+from sreworkbook.edges.http import Auth, Reply
 from sreworkbook.exceptions import SourceError
 from sreworkbook.secrets import Scrubber, resolve
 from sreworkbook.sources.panels import ROUTE_PANELS, WindowCounts, check_panel, tidy_frame
+from sreworkbook.sources.saas import HttpBackend, Transport
 from sreworkbook.timeutil import epoch
 
 __all__ = ["DEFAULT_FIELDS", "MAX_BUCKETS", "ElasticBackend"]
@@ -93,7 +90,7 @@ def _number(value: Any) -> Decimal | None:
     return None
 
 
-class ElasticBackend:
+class ElasticBackend(HttpBackend):
     """The dashboard's panels read from Elastic APM's data streams in Elasticsearch."""
 
     name = "elastic"
@@ -103,15 +100,12 @@ class ElasticBackend:
         config: ElasticConfig,
         environ: Mapping[str, str],
         *,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        draw: Callable[[], float] = random.random,
-        retries: int = 3,
-        backoff_s: float = 0.5,
         route_limit: int = 20,
         max_buckets: int = MAX_BUCKETS,
         fields: Mapping[str, str] | None = None,
+        **transport: Any,
     ) -> None:
+        """``transport``: see :class:`~sreworkbook.sources.saas.Transport`."""
         self.url = resolve(config.url, environ, key="metrics.elastic.url").rstrip("/")
         secrets: list[str] = []
         if config.api_key:
@@ -134,22 +128,7 @@ class ElasticBackend:
         if unknown:
             raise ValueError(f"unknown field name {sorted(unknown)[0]!r}; known: {DEFAULT_FIELDS}")
         self.fields = {**DEFAULT_FIELDS, **(fields or {})}
-        self.edge = HttpEdge(
-            self.name,
-            session=session or requests.Session(),
-            policy=RetryPolicy(timeout_s=config.timeout_s, retries=retries, backoff_s=backoff_s),
-            auth=auth,
-            sleep=sleep,
-            draw=draw,
-        )
-        self._cache: dict[str, dict[str, Any]] = {}
-
-    @classmethod
-    def from_config(
-        cls, config: ElasticConfig, environ: Mapping[str, str], **options: Any
-    ) -> ElasticBackend:
-        """A backend for ``config``, its credentials resolved from ``environ`` now."""
-        return cls(config, environ, **options)
+        self.edge = Transport(**transport).edge(self.name, timeout_s=config.timeout_s, auth=auth)
 
     def __repr__(self) -> str:
         return f"ElasticBackend(url={self.url!r}, service={self.config.service!r})"
@@ -351,18 +330,17 @@ class ElasticBackend:
     # -- transport -------------------------------------------------------------------------
     def _search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         text = json.dumps(body, default=str, sort_keys=True)
-        key = f"{index} {text}"
-        if key not in self._cache:
-            if len(self._cache) >= 64:
-                self._cache.pop(next(iter(self._cache)))
+
+        def fetch() -> dict[str, Any]:
             reply = self.edge.post(
                 f"{self.url}/{index}/_search",
                 data=text.encode(),
                 headers={"Content-Type": "application/json"},
                 query=text,
             )
-            self._cache[key] = self._answer(reply, text)
-        return self._cache[key]
+            return self._answer(reply, text)
+
+        return self._cached(f"{index} {text}", fetch)
 
     def _answer(self, reply: Reply, query: str) -> dict[str, Any]:
         """The answer's body, or the error it carries (refused credentials, a bad query)."""

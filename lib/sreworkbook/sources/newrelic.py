@@ -42,21 +42,17 @@ on the decimal numbers NerdGraph sends, so 0.0398 s is exactly 39.8 ms.
 from __future__ import annotations
 
 import math
-import random
 import re
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pandas as pd
-import requests
 
 from sreworkbook.config import NewRelicConfig
-from sreworkbook.edges.http import Auth, HttpEdge, Reply
-from sreworkbook.edges.retry import RetryPolicy
+from sreworkbook.edges.http import Auth, Reply
 from sreworkbook.exceptions import SourceError, SourceTimeout
 from sreworkbook.secrets import Scrubber, resolve
 from sreworkbook.sources.panels import (
@@ -65,6 +61,7 @@ from sreworkbook.sources.panels import (
     check_panel,
     tidy_frame,
 )
+from sreworkbook.sources.saas import HttpBackend, Transport
 from sreworkbook.timeutil import epoch
 
 __all__ = ["MAX_BUCKETS", "NewRelicBackend", "route_name"]
@@ -170,7 +167,7 @@ def _facet(row: Mapping[str, Any]) -> str:
     return route_name(text)
 
 
-class NewRelicBackend:
+class NewRelicBackend(HttpBackend):
     """The dashboard's panels read from one New Relic account through NerdGraph.
 
     Answers are kept per NRQL text (the last 64; the text holds the window's epoch
@@ -184,18 +181,14 @@ class NewRelicBackend:
         config: NewRelicConfig,
         environ: Mapping[str, str],
         *,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        draw: Callable[[], float] = random.random,
-        retries: int = 3,
-        backoff_s: float = 0.5,
-        max_retry_after_s: float = 60.0,
         max_queries: int = 10,
         route_limit: int = 20,
         error_condition: str = "error IS true",
         browser_app: str | None = None,
         host_where: str | None = None,
+        **transport: Any,
     ) -> None:
+        """``transport``: see :class:`~sreworkbook.sources.saas.Transport`."""
         self._api_key = resolve(config.api_key, environ, key="metrics.newrelic.api_key")
         self._key_ref = config.api_key
         self._scrubber = Scrubber([self._api_key])
@@ -203,48 +196,22 @@ class NewRelicBackend:
         self.account_id = config.account_id
         self.app_name = config.app_name
         self.timeout_s = config.timeout_s  # NRQL's own limit, sent with each query
-        self.edge = HttpEdge(
+        self.edge = Transport(**transport).edge(
             self.name,
-            session=session or requests.Session(),
-            policy=RetryPolicy(
-                timeout_s=config.timeout_s + 5.0,  # grace for NerdGraph to report it
-                retries=retries,
-                backoff_s=backoff_s,
-                max_retry_after_s=max_retry_after_s,
-            ),
+            timeout_s=config.timeout_s + 5.0,  # grace for NerdGraph to report it
             auth=Auth(headers={"API-Key": self._api_key}),
-            sleep=sleep,
-            draw=draw,
         )
         self.max_queries = max_queries
         self.route_limit = route_limit
         self.error_condition = error_condition
         self.browser_app = browser_app or config.app_name
         self.host_where = host_where
-        self._cache: dict[str, list[dict[str, Any]]] = {}
-
-    @classmethod
-    def from_config(
-        cls, config: NewRelicConfig, environ: Mapping[str, str], **options: Any
-    ) -> NewRelicBackend:
-        """A backend for ``config``, its key resolved from ``environ`` now."""
-        return cls(config, environ, **options)
 
     def __repr__(self) -> str:
         return f"NewRelicBackend(account_id={self.account_id}, app_name={self.app_name!r})"
 
-    @property
-    def http_timeout_s(self) -> float:
-        """Each request's timeout: the NRQL timeout and 5 s for NerdGraph to report it."""
-        return self.edge.policy.timeout_s
-
-    @http_timeout_s.setter
-    def http_timeout_s(self, seconds: float) -> None:
-        self.edge.policy = replace(self.edge.policy, timeout_s=seconds)
-
-    @property
-    def requests_made(self) -> int:
-        return self.edge.requests_made
+    #: Each request's timeout: the NRQL timeout and 5 s for NerdGraph to report it.
+    http_timeout_s = HttpBackend.request_timeout_s
 
     # -- the MetricsBackend protocol -----------------------------------------------------------
     def panel(self, panel: str, start: datetime, end: datetime, step_s: float) -> pd.DataFrame:
@@ -364,11 +331,7 @@ class NewRelicBackend:
 
     # -- transport -------------------------------------------------------------------------
     def _results(self, nrql: str) -> list[dict[str, Any]]:
-        if nrql not in self._cache:
-            if len(self._cache) >= 64:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[nrql] = self._post(nrql)
-        return self._cache[nrql]
+        return self._cached(nrql, lambda: self._post(nrql))
 
     def _post(self, nrql: str) -> list[dict[str, Any]]:
         timeout = max(1, min(120, math.ceil(self.timeout_s)))

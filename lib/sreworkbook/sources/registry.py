@@ -9,6 +9,7 @@ section, and one ``register`` in :func:`default_metrics_registry`.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ import requests
 
 from sreworkbook.config import Environment
 from sreworkbook.exceptions import ParameterError
+from sreworkbook.registry import Registry
 from sreworkbook.sources.panels import MetricsBackend
 
 __all__ = ["MetricsFactory", "MetricsRegistry", "backend_for", "default_metrics_registry"]
@@ -24,30 +26,11 @@ __all__ = ["MetricsFactory", "MetricsRegistry", "backend_for", "default_metrics_
 MetricsFactory = Callable[[Environment, Mapping[str, str], requests.Session | None], MetricsBackend]
 
 
-class MetricsRegistry:
+class MetricsRegistry(Registry[MetricsFactory]):
     """Metrics backends by the name ``metrics.source`` gives them."""
 
     def __init__(self) -> None:
-        self._factories: dict[str, MetricsFactory] = {}
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(sorted(self._factories))
-
-    def register(self, name: str, factory: MetricsFactory) -> None:
-        self._factories[name] = factory
-
-    def get(self, name: str, *, source: str | None = None) -> MetricsFactory:
-        """The factory for ``name``; an unknown name is refused with the known ones."""
-        try:
-            return self._factories[name]
-        except KeyError:
-            known = ", ".join(self.names) or "none"
-            raise ParameterError(
-                f"unknown metrics source {name!r}, did you mean one of: {known}",
-                source=source,
-                key="metrics.source",
-            ) from None
+        super().__init__("metrics source", key="metrics.source")
 
 
 def _section(env: Environment, name: str) -> Any:
@@ -74,28 +57,17 @@ def _prometheus(
     return PrometheusBackend(client, job=config.job)
 
 
-def _newrelic(
-    env: Environment, environ: Mapping[str, str], session: requests.Session | None
-) -> MetricsBackend:
-    from sreworkbook.sources.newrelic import NewRelicBackend
+def _saas(module: str, backend: str, name: str) -> MetricsFactory:
+    """The factory of an HTTP backend (``module.backend.from_config``), imported when used."""
 
-    return NewRelicBackend.from_config(_section(env, "newrelic"), environ, session=session)
+    def build(
+        env: Environment, environ: Mapping[str, str], session: requests.Session | None
+    ) -> MetricsBackend:
+        kind = getattr(importlib.import_module(f"sreworkbook.sources.{module}"), backend)
+        built: MetricsBackend = kind.from_config(_section(env, name), environ, session=session)
+        return built
 
-
-def _datadog(
-    env: Environment, environ: Mapping[str, str], session: requests.Session | None
-) -> MetricsBackend:
-    from sreworkbook.sources.datadog import DatadogBackend
-
-    return DatadogBackend.from_config(_section(env, "datadog"), environ, session=session)
-
-
-def _elastic(
-    env: Environment, environ: Mapping[str, str], session: requests.Session | None
-) -> MetricsBackend:
-    from sreworkbook.sources.elastic import ElasticBackend
-
-    return ElasticBackend.from_config(_section(env, "elastic"), environ, session=session)
+    return build
 
 
 def _files(
@@ -110,9 +82,9 @@ def default_metrics_registry() -> MetricsRegistry:
     """The stores the workbook ships (imported only when their backend is built)."""
     registry = MetricsRegistry()
     registry.register("prometheus", _prometheus)
-    registry.register("newrelic", _newrelic)
-    registry.register("datadog", _datadog)
-    registry.register("elastic", _elastic)
+    registry.register("newrelic", _saas("newrelic", "NewRelicBackend", "newrelic"))
+    registry.register("datadog", _saas("datadog", "DatadogBackend", "datadog"))
+    registry.register("elastic", _saas("elastic", "ElasticBackend", "elastic"))
     registry.register("files", _files)
     return registry
 
