@@ -15,10 +15,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
+from sreworkbook.commands import EXIT_BAD_INPUT, ArgumentParser, run_command
 from sreworkbook.config import load_environment, workbook_root
-from sreworkbook.exceptions import ParameterError, WorkbookError
+from sreworkbook.exceptions import ParameterError
 from sreworkbook.results import Status
 
 if TYPE_CHECKING:
@@ -26,23 +27,15 @@ if TYPE_CHECKING:
 
 __all__ = ["EXIT_BAD_INPUT", "main"]
 
-EXIT_BAD_INPUT = 64
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
-
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sreworkbook", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="sreworkbook", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, help="workbook folder (default: found from cwd)")
     parser.add_argument(
         "--outputs",
         help="outputs folder or s3://bucket/prefix (default: $SREWORKBOOK_OUTPUTS, else ROOT/outputs)",
     )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
     run = sub.add_parser("run", help="run one notebook under the run contract")
     run.add_argument("notebook", help="a name under notebooks/ (e.g. health_inspection) or a path")
@@ -97,7 +90,8 @@ def _expected(root: Path, now: datetime) -> Expectations:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
+
+    def run() -> int:
         root = (args.root or _root(optional=getattr(args, "root_optional", False))).resolve()
         from sreworkbook.index.cli import resolve_outputs
 
@@ -107,14 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = getattr(args, "handler", None) or _COMMANDS[args.command]
         code: int = command(args, root, outputs)
         return code
-    except ParameterError as exc:
-        print(f"sreworkbook: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except WorkbookError as exc:
-        print(f"sreworkbook: error: {exc}", file=sys.stderr)
-        return Status.ERROR.exit_code
-    except KeyboardInterrupt:
-        return 130
+
+    return run_command(run)
 
 
 def _root(*, optional: bool) -> Path:

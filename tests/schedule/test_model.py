@@ -75,8 +75,7 @@ def test_unknown_job_lists_the_valid_ones() -> None:
             "jobs:\n  - {name: ok, notebook: n, cron: '* * * * *'}\n"
             "  - {name: ok2, notebook: n, cron: '* * * * *'}\n"
             "  - {name: drill, notebook: n, cron: '0 25 * * *'}\n",
-            "jobs.2.cron: hour: 25 is out of range 0-23 (in '0 25 * * *') "
-            "(job 'drill')",
+            "jobs.2.cron: hour: 25 is out of range 0-23 (in '0 25 * * *') (job 'drill')",
         ),
         (
             "jobs:\n  - {name: feb, notebook: n, cron: '0 0 30 feb *'}\n",

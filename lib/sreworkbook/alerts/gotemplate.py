@@ -79,13 +79,18 @@ def _humanize(value: object) -> str:
     if v == 0 or math.isnan(v) or math.isinf(v):
         return _g(v, 4)
     if abs(v) >= 1:
-        prefix = ""
-        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
-            if abs(v) < 1000:
-                break
-            prefix, v = p, v / 1000
-        return f"{_g(v, 4)}{prefix}"
+        return _large(v, 1000, ("k", "M", "G", "T", "P", "E", "Z", "Y"))
     return _small(v)
+
+
+def _large(v: float, base: int, prefixes: tuple[str, ...]) -> str:
+    """``v`` of 1 or more divided by ``base`` under each prefix in turn until it is below."""
+    prefix = ""
+    for p in prefixes:
+        if abs(v) < base:
+            break
+        prefix, v = p, v / base
+    return f"{_g(v, 4)}{prefix}"
 
 
 def _small(v: float, unit: str = "") -> str:
@@ -102,12 +107,7 @@ def _humanize1024(value: object) -> str:
     v = _number(value)
     if abs(v) <= 1 or math.isnan(v) or math.isinf(v):
         return _g(v, 4)
-    prefix = ""
-    for p in ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"):
-        if abs(v) < 1024:
-            break
-        prefix, v = p, v / 1024
-    return f"{_g(v, 4)}{prefix}"
+    return _large(v, 1024, ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"))
 
 
 def _humanize_duration(value: object) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -258,19 +258,13 @@ class HttpEdge:
             if retry:
                 wait = policy.backoff(retry, self.draw()) if pause is None else pause
                 if wait >= limit.remaining():
-                    self._give_up(
-                        f"{problem}; out of time after {attempts} attempt{_s(attempts)}",
-                        query,
-                        status,
-                        attempts,
-                        waited,
-                        timed_out,
-                        cause,
-                    )
+                    problem = f"{problem}; out of time after {attempts} attempt{_s(attempts)}"
+                    break
                 self.sleep(wait)
                 waited += wait
             left = limit.remaining()
             if left <= 0:
+                problem = f"{problem}; out of time after {attempts} attempt{_s(attempts)}"
                 break
             attempts += 1
             pause = None
@@ -299,38 +293,16 @@ class HttpEdge:
                 self.breaker.failed(endpoint, problem)
             pause = retry_after(reply.headers, self.retry_after_headers)
             if pause is not None and pause > policy.max_retry_after_s:
-                self._give_up(
+                problem = (
                     f"{problem}; Retry-After {pause:g} s is longer than the "
-                    f"{policy.max_retry_after_s:g} s {self.service} waits",
-                    query,
-                    status,
-                    attempts,
-                    waited,
-                    False,
+                    f"{policy.max_retry_after_s:g} s {self.service} waits"
                 )
-        self._give_up(
-            f"{problem}; gave up after {attempts} attempt{_s(attempts)}",
-            query,
-            status,
-            attempts,
-            waited,
-            timed_out,
-            cause,
-        )
-
-    def _give_up(
-        self,
-        message: str,
-        query: str | None,
-        status: int | None,
-        attempts: int,
-        waited: float,
-        timed_out: bool,
-        cause: BaseException | None = None,
-    ) -> NoReturn:
+                break
+        else:
+            problem = f"{problem}; gave up after {attempts} attempt{_s(attempts)}"
         kind = SourceTimeout if timed_out else SourceError
         raise kind(
-            message,
+            problem,
             source=self.service,
             query=query,
             status=status,

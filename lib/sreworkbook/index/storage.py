@@ -34,6 +34,7 @@ from sreworkbook.index.ledger_lines import decode_lines
 from sreworkbook.index.model import Expectations
 from sreworkbook.index.page import build_index, render_index
 from sreworkbook.reports.assets import PLOTLY_JS
+from sreworkbook.reports.ledger import Ledger
 
 __all__ = [
     "LocalOutputs",
@@ -150,17 +151,8 @@ class LocalOutputs:
         finally:
             os.close(old)
         if tail:
-            self._append(tail)
+            Ledger(path).append_bytes(tail)
         return len(lines) - len(kept)
-
-    def _append(self, data: bytes) -> None:
-        fd = os.open(self.root / LEDGER, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
     def remove(self, folders: Sequence[RunFolder]) -> None:
         for folder in folders:

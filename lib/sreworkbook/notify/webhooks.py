@@ -241,12 +241,15 @@ class _HttpNotifier:
         self,
         *,
         name: str,
-        environ: Mapping[str, str] | None,
-        policy: RetryPolicy | None,
-        session: requests.Session | None,
-        sleep: Callable[[float], None],
+        environ: Mapping[str, str] | None = None,
+        policy: RetryPolicy | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
         draw: Callable[[], float] = random.random,
     ) -> None:
+        """``environ`` resolves the references; ``policy``: retries and timeouts (default:
+        :data:`~sreworkbook.notify.message.NOTIFY_POLICY`); without a ``session`` each send
+        opens its own; ``sleep`` and ``draw`` are for tests."""
         self.name = name
         self._environ: Mapping[str, str] = environ if environ is not None else {}
         self.policy = policy or NOTIFY_POLICY
@@ -290,13 +293,10 @@ class SlackNotifier(_HttpNotifier):
         webhook_url: str,
         *,
         channel: str | None = None,
-        environ: Mapping[str, str] | None = None,
         name: str = "slack",
-        policy: RetryPolicy | None = None,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        **options: Any,
     ) -> None:
-        super().__init__(name=name, environ=environ, policy=policy, session=session, sleep=sleep)
+        super().__init__(name=name, **options)
         self._webhook_url = webhook_url
         self.channel = channel
 
@@ -323,13 +323,10 @@ class PagerDutyNotifier(_HttpNotifier):
         *,
         endpoint: str = PAGERDUTY_EVENTS_URL,
         client: str = "SRE Workbook",
-        environ: Mapping[str, str] | None = None,
         name: str = "pagerduty",
-        policy: RetryPolicy | None = None,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        **options: Any,
     ) -> None:
-        super().__init__(name=name, environ=environ, policy=policy, session=session, sleep=sleep)
+        super().__init__(name=name, **options)
         self._routing_key = routing_key
         self.endpoint = endpoint
         self.client = client
@@ -356,13 +353,10 @@ class WebhookNotifier(_HttpNotifier):
         self,
         url: str,
         *,
-        environ: Mapping[str, str] | None = None,
         name: str = "webhook",
-        policy: RetryPolicy | None = None,
-        session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        **options: Any,
     ) -> None:
-        super().__init__(name=name, environ=environ, policy=policy, session=session, sleep=sleep)
+        super().__init__(name=name, **options)
         self._url = url
 
     def __repr__(self) -> str:

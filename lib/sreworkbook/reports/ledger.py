@@ -25,18 +25,21 @@ class Ledger:
         self.path = path
 
     def append(self, summary: RunSummary) -> None:
-        line = (summary.to_json() + "\n").encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            self.append_bytes((summary.to_json() + "\n").encode("utf-8"))
         except OSError as exc:
             raise OutputError(f"cannot append to the ledger {self.path}: {exc}") from exc
+
+    def append_bytes(self, data: bytes) -> None:
+        """Append ``data`` in one write under the exclusive lock, and sync it to disk."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def __iter__(self) -> Iterator[RunSummary]:
         if not self.path.is_file():

@@ -40,8 +40,9 @@ from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any, Generic, NoReturn, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
+from sreworkbook.commands import ArgumentParser
 from sreworkbook.exceptions import SandboxError
 
 __all__ = [
@@ -548,18 +549,11 @@ class SMTPSink(_Receiver[ReceivedMail]):
         return AuthResult(success=False, handled=False)
 
 
-# -- python -m sreworkbook.sandbox.receivers -----------------------------------------------------------
-_EXIT_BAD_INPUT = 64
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(_EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+# -- python -m sreworkbook.sandbox.receivers ----------------------------------------------
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = ArgumentParser(
         prog="python -m sreworkbook.sandbox.receivers",
         description="Run the Slack-compatible webhook receiver and the SMTP sink until stopped.",
     )

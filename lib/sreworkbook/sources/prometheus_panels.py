@@ -23,6 +23,11 @@ _HTTP = "http_request_duration_seconds"
 _FAILED = 'status_code=~"5.."'
 
 
+def _quantile(q: float, buckets: str, by: str, scale: str) -> str:
+    """``histogram_quantile`` of ``q`` over the summed ``buckets`` (a rate or an increase)."""
+    return f"histogram_quantile({q}, sum by ({by}) ({buckets})){scale}"
+
+
 class PrometheusBackend:
     """A :class:`~sreworkbook.sources.panels.MetricsBackend` over a Prometheus API."""
 
@@ -45,10 +50,7 @@ class PrometheusBackend:
         sel = f'job="{self.job}"'
 
         def quantile(q: float, metric: str, by: str = "le", scale: str = " * 1000") -> str:
-            return (
-                f"histogram_quantile({q}, sum by ({by}) "
-                f"(rate({metric}_bucket{{{sel}}}[{window}]))){scale}"
-            )
+            return _quantile(q, f"rate({metric}_bucket{{{sel}}}[{window}])", by, scale)
 
         requests = f"sum(rate({_HTTP}_count{{{sel}}}[{window}]))"
         return {
@@ -75,10 +77,7 @@ class PrometheusBackend:
         sel = f'job="{self.job}"'
 
         def quantile(q: float, metric: str, scale: str = " * 1000") -> str:
-            return (
-                f"histogram_quantile({q}, sum by (le) "
-                f"(increase({metric}_bucket{{{sel}}}[{window}]))){scale}"
-            )
+            return _quantile(q, f"increase({metric}_bucket{{{sel}}}[{window}])", "le", scale)
 
         total = f"sum(increase({_HTTP}_count{{{sel}}}[{window}]))"
         minutes = f"{parse_duration(window) / 60:g}"
