@@ -176,11 +176,3 @@ def test_get_lists_the_known_names() -> None:
     assert isinstance(rules, RuleSet)
     with pytest.raises(ParameterError, match="did you mean one of: A"):
         rules.get("B")
-
-
-def test_package_exports_what_it_lists() -> None:
-    import sreworkbook.alerts as alerts
-
-    assert alerts.__all__ == sorted(alerts.__all__)
-    for name in alerts.__all__:
-        assert getattr(alerts, name) is not None

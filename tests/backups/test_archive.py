@@ -36,19 +36,6 @@ def titles(report: archive_module.ArchiveReport) -> list[str]:
     return [f.title for f in report.findings]
 
 
-def test_public_names() -> None:
-    assert set(archive_module.__all__) == {
-        "MAGIC",
-        "ArchiveError",
-        "iter_batches",
-        "iter_documents",
-        "read_prelude",
-        "to_signed64",
-        "verify_archive",
-    }
-    assert issubclass(ArchiveError, WorkbookError)
-
-
 @pytest.mark.parametrize("compress", [False, True])
 def test_interleaved_archive_with_empty_blocks_is_ok(compress: bool) -> None:
     built = interleaved()

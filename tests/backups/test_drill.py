@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 
-from sreworkbook.backups import drill as drill_module
 from sreworkbook.backups.drill import DrillOptions, check_scratch, run_drill, select_backup
 from sreworkbook.backups.engines import PymongoEngine, RestoreOutcome
 from sreworkbook.backups.fingerprint import fingerprint_database
@@ -32,16 +31,6 @@ from .conftest import S3Server
 pytestmark = pytest.mark.integration
 
 NAME = "tradeai_backup_20261127_020000.archive.gz"
-
-
-def test_public_names() -> None:
-    assert set(drill_module.__all__) == {
-        "PROTECTED_DATABASES",
-        "DrillOptions",
-        "check_scratch",
-        "run_drill",
-        "select_backup",
-    }
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from sreworkbook.backups import engines as engines_module
 from sreworkbook.backups.archive import read_prelude, verify_archive
 from sreworkbook.backups.engines import (
     MongorestoreEngine,
@@ -29,22 +28,6 @@ from sreworkbook.exceptions import ParameterError, SourceError
 from .conftest import MongoServer, MongoTools
 
 SECRET_URI = "mongodb://app:S3cr3t-pw@127.0.0.1:27017/?authSource=admin"
-
-
-def test_public_names() -> None:
-    assert set(engines_module.__all__) == {
-        "ENGINE_NAMES",
-        "DumpOutcome",
-        "Engine",
-        "MongorestoreEngine",
-        "PymongoEngine",
-        "RestoreOutcome",
-        "build_indexes",
-        "find_tool",
-        "make_engine",
-        "mongodump_argv",
-        "mongorestore_argv",
-    }
 
 
 PLAN = RestorePlan(

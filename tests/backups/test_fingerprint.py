@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sreworkbook.backups import fingerprint as fingerprint_module
 from sreworkbook.backups.fingerprint import (
     Fingerprint,
     differences,
@@ -22,18 +21,6 @@ from sreworkbook.backups.fingerprint import (
 )
 from sreworkbook.backups.writer import CollectionDump, write_archive
 from sreworkbook.exceptions import ArchiveError
-
-
-def test_public_names() -> None:
-    assert set(fingerprint_module.__all__) == {
-        "Fingerprint",
-        "differences",
-        "document_digest",
-        "fingerprint_archive",
-        "fingerprint_database",
-        "fingerprint_documents",
-    }
-
 
 DOCS = [bson.encode({"_id": i, "v": "x" * (i % 13)}) for i in range(200)]
 

@@ -18,20 +18,6 @@ from .conftest import MongoServer, S3Server
 NOW = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)
 
 
-def test_public_names() -> None:
-    assert set(runbook.__all__) == {
-        "Step",
-        "disk_space",
-        "dump_tools",
-        "last_drill",
-        "last_good_backup",
-        "log_errors",
-        "mongodb_reachable",
-        "s3_access",
-        "summarize",
-    }
-
-
 def env(tmp_path: Path, **backups: Any) -> Environment:
     return Environment.model_validate({"name": "t", "backups": backups})
 

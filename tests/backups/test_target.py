@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from sreworkbook.backups import target as target_module
 from sreworkbook.backups.archive import read_prelude
 from sreworkbook.backups.report import CollectionMetadata
 from sreworkbook.backups.target import (
@@ -20,18 +19,6 @@ from sreworkbook.backups.writer import CollectionDump, write_archive
 from sreworkbook.exceptions import ArchiveError
 
 ID = {"v": 2, "key": {"_id": 1}, "name": "_id_"}
-
-
-def test_public_names() -> None:
-    assert set(target_module.__all__) == {
-        "CollectionPlan",
-        "Omission",
-        "RestorePlan",
-        "collection_metadata",
-        "describe_server",
-        "index_request",
-        "plan_restore",
-    }
 
 
 def prelude_of(dumps: list[CollectionDump]) -> Any:

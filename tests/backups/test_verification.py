@@ -6,7 +6,6 @@ import datetime as dt
 import gzip
 from pathlib import Path
 
-from sreworkbook.backups import verification as verification_module
 from sreworkbook.backups.inventory import Inventory, list_local, list_s3
 from sreworkbook.backups.report import Verdict
 from sreworkbook.backups.verification import verify_backup, verify_inventory
@@ -15,15 +14,6 @@ from sreworkbook.backups.writer import CollectionDump, write_archive
 from .conftest import S3Server
 
 NOW = dt.datetime(2026, 11, 28, 12, tzinfo=dt.UTC)
-
-
-def test_public_names() -> None:
-    assert set(verification_module.__all__) == {
-        "BackupVerification",
-        "VerificationSummary",
-        "verify_backup",
-        "verify_inventory",
-    }
 
 
 def make_set(folder: Path) -> dict[str, Path]:

@@ -17,7 +17,6 @@ import pytest
 from bson.int64 import Int64
 from bson.raw_bson import RawBSONDocument
 
-from sreworkbook.backups import writer as writer_module
 from sreworkbook.backups.archive import iter_documents, read_prelude, verify_archive
 from sreworkbook.backups.report import Verdict
 from sreworkbook.backups.writer import (
@@ -33,17 +32,6 @@ from ._archives import MAGIC, TERM, signed
 from .conftest import MongoServer, MongoTools
 
 ID_INDEX = {"v": 2, "key": {"_id": 1}, "name": "_id_"}
-
-
-def test_public_names() -> None:
-    assert set(writer_module.__all__) == {
-        "TOOL_VERSION",
-        "CollectionDump",
-        "WriteResult",
-        "collection_dumps",
-        "dump_database",
-        "write_archive",
-    }
 
 
 def test_layout_is_byte_for_byte_what_mongodump_writes() -> None:

@@ -9,18 +9,12 @@ from typing import Any
 
 import pytest
 
-import sreworkbook.incidents as incidents
 from sreworkbook.incidents import error_groups, normalise_message
 from sreworkbook.sources.logs import LocalLogStore
 
 from .conftest import winston_module
 
 W = winston_module()
-
-
-def test_public_names_exist() -> None:
-    for name in incidents.__all__:
-        assert hasattr(incidents, name), name
 
 
 @pytest.mark.parametrize(

@@ -167,15 +167,3 @@ def test_bad_parameters_name_themselves(sandbox_logs: tuple[Path, dict[str, Any]
     with pytest.raises(ParameterError, match="did you mean one of: trades-api-error-spike"):
         pick_incident(known_of(folder), "nope", NOW - timedelta(days=1), NOW)
     assert resolve_span(start="", end="", window="1h", now=NOW) == (NOW - timedelta(hours=1), NOW)
-
-
-def test_interface() -> None:
-    import sreworkbook.incidents as package
-    from sreworkbook.incidents import exploration as module
-
-    assert set(module.__all__) == {
-        "LEVELS", "SEARCH_ROWS", "Exploration", "Focus", "explore", "pick_incident",
-        "resolve_span", "search",
-    }  # fmt: skip
-    assert all(hasattr(package, name) for name in package.__all__)
-    assert {"explore", "Exploration", "lineup_of", "LineUp"} <= set(package.__all__)

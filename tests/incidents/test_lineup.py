@@ -104,11 +104,3 @@ def test_an_unreadable_exploration_lines_up_empty(tmp_path: Path) -> None:
     got = lineup_of(found, lambda: Panels())
     assert got.frame["source"].eq("prometheus").all() and len(got.frame)
     assert got.metrics() == {"error_rate_metrics": 0.052}
-
-
-def test_interface() -> None:
-    from sreworkbook.incidents import lineup
-
-    assert set(lineup.__all__) == {
-        "SIGNALS", "LineUp", "PanelSource", "conclude", "line_up", "lineup_of", "lineup_step",
-    }  # fmt: skip

@@ -81,11 +81,3 @@ def test_search_panel_draws_only_when_touched(
     assert f'data-correlation-id="{found.trace.correlation_id}"' in capsys.readouterr().out
     window.value = "1h"
     assert "No lines for correlation ID" in capsys.readouterr().out  # not in the last hour
-
-
-def test_interface() -> None:
-    assert set(view.__all__) == {
-        "error_groups_table", "lineup_figure", "lines_figure", "requests_table", "search_figure",
-        "search_table", "top_routes_table", "top_users_table", "trace_table",
-    }  # fmt: skip
-    assert {"log_explorer", "LOG_WINDOWS", "dashboard_explorer"} <= set(widgets.__all__)

@@ -214,12 +214,3 @@ def test_sandbox_hook_writes_reports_and_leaves_a_running_api_alone(tmp_path: Pa
     (tmp_path / "logs").write_text("not a folder")
     prepare_api_logs(_context(tmp_path, port, said))
     assert len(said) == 1 and said[0].startswith("api: log history not written")
-
-
-def test_interface() -> None:
-    from sreworkbook.sandbox import log_history
-
-    assert set(log_history.__all__) == {
-        "GENERATOR_VERSION", "HISTORY_DAYS", "SAMPLE_EVERY", "TRUTH_FILE", "LogHistoryReport",
-        "LogHistorySpec", "ensure_log_history", "prepare_api_logs",
-    }  # fmt: skip

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -125,28 +123,3 @@ def test_bad_cron_exits_64_naming_the_job(
     assert "jobs.1.cron" in done.stderr
     assert "'broken'" in done.stderr
     assert "minute: 61 is out of range 0-59" in done.stderr
-
-
-@pytest.mark.parametrize(
-    "module",
-    [
-        "sreworkbook.schedule",
-        "sreworkbook.schedule.cli",
-        "sreworkbook.schedule.cron",
-        "sreworkbook.schedule.dispatch",
-        "sreworkbook.schedule.export",
-        "sreworkbook.schedule.lock",
-        "sreworkbook.schedule.model",
-        "sreworkbook.schedule.runner",
-        "sreworkbook.schedule.state",
-        "sreworkbook.schedule.transient",
-    ],
-)
-def test_public_names(module: str) -> None:
-    imported = importlib.import_module(module)
-    assert imported.__doc__
-    assert imported.__all__ == sorted(imported.__all__)
-    for name in imported.__all__:
-        value = getattr(imported, name)
-        if inspect.isfunction(value) or inspect.isclass(value):
-            assert value.__doc__, f"{module}.{name} has no docstring"

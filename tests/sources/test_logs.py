@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 
 from sreworkbook.exceptions import MissingFileError, ParameterError
-from sreworkbook.sources import logs as logs_module
 from sreworkbook.sources.logs import (
     LOG_COLUMNS,
     LocalLogStore,
@@ -65,11 +64,6 @@ def log_copy(winston: tuple[Path, Truth], tmp_path: Path) -> Path:
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def test_public_names_exist() -> None:
-    for name in logs_module.__all__:
-        assert hasattr(logs_module, name), name
 
 
 # ------------------------------------------------------------------ pure helpers

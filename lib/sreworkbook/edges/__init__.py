@@ -8,3 +8,5 @@
 - :mod:`~sreworkbook.edges.s3` — ``s3://`` URLs, clients (credential chain, ``endpoint_url``),
   listing and streaming reads, and each botocore error as a workbook error.
 """
+
+__all__: list[str] = []

@@ -86,6 +86,7 @@ class MetricsBackend(Protocol):
 
 
 def empty_frame() -> pd.DataFrame:
+    """A panel frame without rows (the right columns and types)."""
     return pd.DataFrame(
         {
             "timestamp": pd.Series([], dtype="datetime64[ns, UTC]"),
