@@ -3,10 +3,8 @@ an Alertmanager configuration, all accepted by the real promtool and amtool."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +13,10 @@ import yaml
 
 from sreworkbook.alerts import load_rules
 from support.ci import need_binary
+from support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sreworkbook", "--root", str(ROOT), *args],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-        env=dict(os.environ),
-    )
 
 
 def tool(folder: Path, *argv: str) -> subprocess.CompletedProcess[str]:

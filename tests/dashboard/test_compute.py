@@ -19,6 +19,7 @@ from sreworkbook.dashboard import (
 from sreworkbook.exceptions import ParameterError, SourceError
 from sreworkbook.results import Status
 from sreworkbook.sources.panels import empty_frame
+from support.contract import DASHBOARD_METRICS
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -114,19 +115,7 @@ def _load(overall: dict[str, float], broken: set[str] = frozenset()):  # type: i
 def test_healthy_window_is_ok_with_the_contract_metrics() -> None:
     status, headline, metrics, findings = assess(_load(GOOD), Thresholds())
     assert status is Status.OK, findings
-    for key in (
-        "p50_ms",
-        "p95_ms",
-        "p99_ms",
-        "error_rate",
-        "rpm",
-        "db_p95_ms",
-        "mem_pct",
-        "cpu_pct",
-        "active_users",
-        "availability",
-        "budget_left",
-    ):
+    for key in DASHBOARD_METRICS:
         assert key in metrics
     assert metrics["availability"] == pytest.approx(0.9995)
     assert metrics["budget_left"] == pytest.approx(0.5)

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-
-def winston_module() -> ModuleType:
-    """tests/fixtures/winston/fixture.py, loaded once."""
-    name = "winston_fixture"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "fixtures" / "winston" / "fixture.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from support.cli import winston_module
 
 
 @pytest.fixture(scope="session")

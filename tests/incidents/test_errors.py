@@ -11,8 +11,7 @@ import pytest
 
 from sreworkbook.incidents import error_groups, normalise_message
 from sreworkbook.sources.logs import LocalLogStore
-
-from .conftest import winston_module
+from support.cli import winston_module
 
 W = winston_module()
 

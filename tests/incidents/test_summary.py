@@ -14,8 +14,7 @@ from sreworkbook.exceptions import ParameterError
 from sreworkbook.incidents import error_rate, summarise
 from sreworkbook.results import Status
 from sreworkbook.sources.logs import LocalLogStore
-
-from .conftest import winston_module
+from support.cli import winston_module
 
 W = winston_module()
 

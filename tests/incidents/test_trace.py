@@ -12,8 +12,7 @@ import pytest
 from sreworkbook.exceptions import ParameterError
 from sreworkbook.incidents import requests_around, trace
 from sreworkbook.sources.logs import LocalLogStore
-
-from .conftest import winston_module
+from support.cli import winston_module
 
 W = winston_module()
 

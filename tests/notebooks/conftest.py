@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from support.cli import run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``python -m sreworkbook --root ROOT ARGS...`` with the test's environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "sreworkbook", "--root", str(ROOT), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def latest_run(outputs: Path) -> tuple[dict[str, Any], Path]:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from support.ci import need_binary
+from support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.notebook, pytest.mark.integration]
@@ -23,28 +23,6 @@ METRICS = (
     "recall_after",
     "median_detection_delay_s",
 )
-
-
-def need_binary(name: str) -> str:
-    """The tool's path; skip without it (fail under CI=true)."""
-    found = shutil.which(name)
-    if found is None:
-        message = f"{name} not on PATH"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message + " — required when CI=true")
-        pytest.skip(message)
-    return found
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sreworkbook", "--root", str(ROOT), *args],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-        env=dict(os.environ),
-    )
 
 
 @pytest.fixture(scope="module")

@@ -9,21 +9,18 @@ from typing import Any
 
 import pytest
 
+from support.cli import run_cli
+from support.contract import DASHBOARD_METRICS as CONTRACT
+
 pytestmark = [pytest.mark.notebook, pytest.mark.integration]
 
-CONTRACT = (
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "error_rate",
-    "rpm",
-    "db_p95_ms",
-    "mem_pct",
-    "cpu_pct",
-    "active_users",
-    "availability",
-    "budget_left",
-)
+
+def dashboard(outputs: Path, env_file: Path, **params: str) -> Any:
+    """``sreworkbook run metrics_dashboard`` into ``outputs``, with ``-p NAME VALUE`` each."""
+    pairs = [part for name, value in params.items() for part in ("-p", name, value)]
+    return run_cli(
+        "--outputs", str(outputs), "run", "metrics_dashboard", "--env", str(env_file), *pairs
+    )
 
 
 def spike(sandbox: Any) -> dict[str, str]:
@@ -38,17 +35,7 @@ def test_last_day_is_ok_with_every_panel(
     # A quiet day of the backfilled history, ending two hours before the planted error spike:
     # away from the incidents and from live data (other tests flip the fault switch).
     quiet_end = datetime.fromisoformat(spike(sandbox)["start"].replace("Z", "+00:00"))
-    done = cli(
-        "--outputs",
-        str(tmp_path),
-        "run",
-        "metrics_dashboard",
-        "--env",
-        str(sandbox.env_file),
-        "-p",
-        "end",
-        (quiet_end - timedelta(hours=2)).isoformat(),
-    )
+    done = dashboard(tmp_path, sandbox.env_file, end=(quiet_end - timedelta(hours=2)).isoformat())
     assert done.returncode == 0, done.stdout + done.stderr
     summary, run_dir = last_run(tmp_path)
     assert summary["status"] == "OK", summary["findings"]
@@ -65,22 +52,8 @@ def test_last_day_is_ok_with_every_panel(
 def test_error_spike_window_is_crit(cli: Any, last_run: Any, sandbox: Any, tmp_path: Path) -> None:
     sandbox.require("prometheus")
     incident = spike(sandbox)
-    done = cli(
-        "--outputs",
-        str(tmp_path),
-        "run",
-        "metrics_dashboard",
-        "--env",
-        str(sandbox.env_file),
-        "-p",
-        "start",
-        incident["start"],
-        "-p",
-        "end",
-        incident["end"],
-        "-p",
-        "step",
-        "1m",
+    done = dashboard(
+        tmp_path, sandbox.env_file, start=incident["start"], end=incident["end"], step="1m"
     )
     assert done.returncode == 1, done.stdout + done.stderr
     summary, _ = last_run(tmp_path)
@@ -92,23 +65,15 @@ def test_error_spike_window_is_crit(cli: Any, last_run: Any, sandbox: Any, tmp_p
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        (["-p", "start", "2026-11-02T00:00:00Z", "-p", "end", "2026-11-01T00:00:00Z"], "start"),
-        (["-p", "window", "24x"], "window"),
-        (["-p", "window", "30d", "-p", "step", "1s"], "step"),
+        ({"start": "2026-11-02T00:00:00Z", "end": "2026-11-01T00:00:00Z"}, "start"),
+        ({"window": "24x"}, "window"),
+        ({"window": "30d", "step": "1s"}, "step"),
     ],
 )
 def test_bad_window_is_bad_input(
-    cli: Any, last_run: Any, sandbox: Any, tmp_path: Path, params: list[str], message: str
+    sandbox: Any, tmp_path: Path, params: dict[str, str], message: str
 ) -> None:
-    done = cli(
-        "--outputs",
-        str(tmp_path),
-        "run",
-        "metrics_dashboard",
-        "--env",
-        str(sandbox.env_file),
-        *params,
-    )
+    done = dashboard(tmp_path, sandbox.env_file, **params)
     assert done.returncode == 64, done.stdout + done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
 
@@ -116,17 +81,7 @@ def test_bad_window_is_bad_input(
 def test_prometheus_down_is_unknown_with_a_report(cli: Any, last_run: Any, tmp_path: Path) -> None:
     env_file = tmp_path / "down.yaml"
     env_file.write_text("name: down\nprometheus:\n  url: http://127.0.0.1:9\n  timeout_s: 1\n")
-    done = cli(
-        "--outputs",
-        str(tmp_path / "out"),
-        "run",
-        "metrics_dashboard",
-        "--env",
-        str(env_file),
-        "-p",
-        "window",
-        "1h",
-    )
+    done = dashboard(tmp_path / "out", env_file, window="1h")
     assert done.returncode == 1, done.stdout + done.stderr
     summary, run_dir = last_run(tmp_path / "out")
     assert summary["status"] == "UNKNOWN"

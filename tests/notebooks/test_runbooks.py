@@ -4,9 +4,6 @@ incidents (each runbook must see its own incident) and now (a healthy sandbox)."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +11,7 @@ import pytest
 
 from sreworkbook.alerts.signal import rfc3339_ms
 from sreworkbook.known_incidents import load_incidents
+from support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.notebook, pytest.mark.integration]
@@ -26,17 +24,6 @@ CASES = {
     "high_memory_usage": ("memory", "CRIT", 1, "peak_memory_pct", 90.0),
     "database_issues": ("database", "CRIT", 1, "db_connection_failures", 10.0),
 }
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sreworkbook", "--root", str(ROOT), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env=dict(os.environ),
-    )
 
 
 def latest(outputs: Path) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -11,7 +10,6 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,21 +30,9 @@ from sreworkbook.sources.logs import (
     select_files,
 )
 from support import servers
+from support.cli import winston_module
 
-
-def _winston() -> ModuleType:
-    name = "winston_fixture"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "fixtures" / "winston" / "fixture.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-W = _winston()
+W = winston_module()
 Truth = dict[str, Any]
 
 
