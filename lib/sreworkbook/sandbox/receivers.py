@@ -1,3 +1,6 @@
+# Over 500 lines on purpose: the two receivers share their recording, failure injection and
+# lifecycle (_Record, _Failures, _Receiver) and run as one process (``main``); split apart they
+# would import each other's privates.
 """Local receivers for notifications: a Slack-compatible webhook and an SMTP sink, on loopback.
 
 The sandbox points Alertmanager and the notifiers at them, and tests read what arrived:

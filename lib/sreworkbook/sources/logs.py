@@ -1,12 +1,8 @@
 """Winston JSON logs: pick the daily files a window touches, stream them, normalise the records.
 
-Files. winston-daily-rotate-file writes ``combined-%DATE%.log`` and ``error-%DATE%.log``
-(:class:`LogLayout`), older ones gzipped by ``zippedArchive`` (``.log.gz``), size splits as
-``.log.1``. Only files whose date range meets the window are read. Every ``error`` line is also in
-``combined``, so for each day the ``error`` file is read only when that day has no ``combined``
-file (different retention): no line is counted twice. A plain file wins over a ``.gz`` of the
-same name (a half-written archive). Dates in names are UTC unless ``LogLayout.file_tz`` says
-otherwise (the transport's ``utc: false`` names files by the server's local time).
+This module scans; which files a window needs is :mod:`~sreworkbook.sources.log_files`, and
+what a record becomes is :mod:`~sreworkbook.sources.log_records`. Their public names are
+re-exported here, the one place readers import from.
 
 Engine, chosen by measurement on 1.1 GB (``bench/bench_logs.py --engines``). A selective query
 (a correlation ID, free text, levels) maps a plain local file and searches it with ``find`` for
@@ -32,23 +28,38 @@ from __future__ import annotations
 import gzip
 import io
 import mmap
-import re
 import shutil
 import subprocess
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
-from pathlib import Path
-from typing import IO, Any, BinaryIO, Literal, NamedTuple, Protocol, cast
+from datetime import UTC, datetime
+from typing import IO, Any, NamedTuple
 
 import msgspec
 import pandas as pd
 
-from sreworkbook.edges import s3
-from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError
-from sreworkbook.timeutil import parse_time
+from sreworkbook.exceptions import ParameterError, SourceError
+from sreworkbook.sources.log_files import (
+    DEFAULT_LAYOUT,
+    LocalLogStore,
+    LogFile,
+    LogLayout,
+    LogStore,
+    S3LogStore,
+    open_log_store,
+    select_files,
+)
+from sreworkbook.sources.log_records import (
+    LOG_COLUMNS,
+    LogFilter,
+    columnar_frame,
+    decode,
+    duration_ms,
+    empty_log_frame,
+    records_frame,
+)
 
 __all__ = [
     "DEFAULT_LAYOUT",
@@ -67,51 +78,6 @@ __all__ = [
     "read_logs",
     "select_files",
 ]
-
-#: The tidy columns every frame starts with; the other fields of a record follow as written.
-LOG_COLUMNS = (
-    "ts", "level", "message", "service", "correlationId", "method", "url", "route",
-    "statusCode", "duration_ms", "userId", "stack", "file",
-)  # fmt: skip
-_ALIASES: dict[str, tuple[str, ...]] = {
-    "ts": ("timestamp", "@timestamp", "time"),
-    "correlationId": ("correlationId", "correlation_id", "requestId", "reqId"),
-    "userId": ("userId", "user_id"),
-    "duration_ms": ("duration", "responseTime", "durationMs", "duration_ms"),
-    "statusCode": ("statusCode", "status"),
-}
-_UNITS = {"ns": 1e-6, "us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4, "min": 6e4, "h": 3.6e6}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ns|us|µs|ms|s|min|m|h)?\s*$", re.IGNORECASE)
-_DECODE = msgspec.json.Decoder().decode
-
-
-@dataclass(frozen=True)
-class LogLayout:
-    """How the transport names its files and how far its lines may be out of order."""
-
-    combined: str = "combined-%DATE%.log"
-    error: str = "error-%DATE%.log"
-    date_pattern: str = "YYYY-MM-DD"  # moment tokens, as winston-daily-rotate-file's datePattern
-    file_tz: tzinfo = UTC
-    late_margin: timedelta = timedelta(minutes=1)  # a line may land in the next period's file
-    order_slack: timedelta | None = timedelta(minutes=5)  # None: never skip by time order
-
-
-#: The seed's layout: ``combined-%DATE%.log``, ``error-%DATE%.log``, dates ``YYYY-MM-DD`` in UTC.
-DEFAULT_LAYOUT = LogLayout()
-
-
-@dataclass(frozen=True)
-class LogFile:
-    """One log file and the period its name covers."""
-
-    name: str
-    kind: Literal["combined", "error"]
-    start: datetime
-    end: datetime
-    part: int = 0
-    gzip: bool = False
-    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -132,55 +98,6 @@ class ScanStats:
 
 
 @dataclass(frozen=True)
-class LogFilter:
-    """Which records a scan keeps. Empty sets and ``None`` keep everything."""
-
-    start: datetime | None = None
-    end: datetime | None = None
-    levels: frozenset[str] = frozenset()
-    services: frozenset[str] = frozenset()
-    routes: frozenset[str] = frozenset()  # a route ("/api/orders/:id") or a URL path
-    statuses: frozenset[int] = frozenset()
-    users: frozenset[str] = frozenset()
-    text: str | None = None  # case-insensitive, in any text field
-    correlation_id: str | None = None
-
-    @classmethod
-    def of(
-        cls,
-        *,
-        start: str | datetime | None = None,
-        end: str | datetime | None = None,
-        level: str | Iterable[str] | None = None,
-        service: str | Iterable[str] | None = None,
-        route: str | Iterable[str] | None = None,
-        status: int | Iterable[int] | None = None,
-        user: str | Iterable[str] | None = None,
-        text: str | None = None,
-        correlation_id: str | None = None,
-        now: Callable[[], datetime] | None = None,
-    ) -> LogFilter:
-        """A filter from loose values (one or several; empty means any), e.g. from widgets."""
-
-        def many(value: Any) -> frozenset[Any]:
-            if value is None or value == "":
-                return frozenset()
-            return frozenset([value] if isinstance(value, str | int) else value)
-
-        return cls(
-            start=parse_time(start, name="start", now=now) if start else None,
-            end=parse_time(end, name="end", now=now) if end else None,
-            levels=frozenset(v.lower() for v in many(level)),
-            services=many(service),
-            routes=many(route),
-            statuses=frozenset(int(v) for v in many(status)),
-            users=many(user),
-            text=text or None,
-            correlation_id=(correlation_id or "").strip() or None,
-        )
-
-
-@dataclass(frozen=True)
 class LogRead:
     """Records in time order (:data:`LOG_COLUMNS` first) and what reading them took."""
 
@@ -188,125 +105,6 @@ class LogRead:
     stats: ScanStats
 
 
-class LogStore(Protocol):
-    """Where the files are: :class:`LocalLogStore` or :class:`S3LogStore`."""
-
-    description: str
-
-    def list(self) -> list[tuple[str, int]]: ...
-
-    def open(self, name: str) -> BinaryIO: ...
-
-
-class LocalLogStore:
-    """A log folder on this machine."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if not self.path.is_dir():
-            raise MissingFileError(str(self.path), what="log directory")
-        self.description = str(self.path)
-
-    def list(self) -> list[tuple[str, int]]:
-        return [(p.name, p.stat().st_size) for p in self.path.iterdir() if p.is_file()]
-
-    def open(self, name: str) -> BinaryIO:
-        return (self.path / name).open("rb")
-
-
-class S3LogStore:
-    """Log files under an S3 prefix, through an injected boto3 S3 client (the S3 edge)."""
-
-    def __init__(self, client: Any, bucket: str, prefix: str = "") -> None:
-        self.client, self.bucket = client, bucket
-        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.description = f"s3://{bucket}/{self.prefix}"
-
-    def list(self) -> list[tuple[str, int]]:
-        found = s3.list_objects(self.bucket, self.prefix, client=self.client, delimiter="/")
-        return [(item.key[len(self.prefix) :], item.size) for item in found]
-
-    def open(self, name: str) -> BinaryIO:
-        stream = s3.open_object(self.description + name, client=self.client)
-        return cast(BinaryIO, stream)
-
-
-def open_log_store(location: str | Path, *, s3_client: Any = None) -> LogStore:
-    """A store for a folder or an ``s3://bucket/prefix``; without an ``s3_client`` one is made
-    from boto3's standard chain (environment, shared files, instance roles)."""
-    text = str(location)
-    if text.startswith("s3://"):
-        bucket, prefix = s3.parse_s3_url(text, key="dir")
-        return S3LogStore(s3_client if s3_client is not None else s3.make_client(), bucket, prefix)
-    return LocalLogStore(text)
-
-
-def duration_ms(value: Any) -> float | None:
-    """``165`` → 165.0, ``"165ms"`` → 165.0, ``"1.2s"`` → 1200.0; anything else → None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        return None
-    return float(match.group(1)) * _UNITS[(match.group(2) or "ms").lower()]
-
-
-# ------------------------------------------------------------------------------ file selection
-_TOKENS = {"YYYY": (r"\d{4}", "%Y"), "MM": (r"\d{2}", "%m"), "DD": (r"\d{2}", "%d"),
-           "HH": (r"\d{2}", "%H")}  # fmt: skip
-
-
-def _name_regex(pattern: str, date_pattern: str) -> tuple[re.Pattern[str], str]:
-    parts = re.split(r"(YYYY|MM|DD|HH)", date_pattern)
-    date_re = "".join(_TOKENS[p][0] if p in _TOKENS else re.escape(p) for p in parts)
-    fmt = "".join(_TOKENS[p][1] if p in _TOKENS else p.replace("%", "%%") for p in parts)
-    before, sep, after = pattern.partition("%DATE%")
-    if not sep:
-        raise ParameterError(f"{pattern!r} has no %DATE%", key="layout")
-    regex = rf"{re.escape(before)}(?P<date>{date_re}){re.escape(after)}(?:\.(?P<part>\d+))?(?P<gz>\.gz)?"
-    return re.compile(regex), fmt
-
-
-def select_files(
-    listing: Iterable[tuple[str, int]],
-    layout: LogLayout,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> list[LogFile]:
-    """The files to read for ``[start, end)``, oldest first, ``error`` only where needed."""
-    hourly = "HH" in layout.date_pattern
-    span = timedelta(hours=1) if hourly else timedelta(days=1)
-    found: dict[str, LogFile] = {}
-    for kind in ("combined", "error"):
-        regex, fmt = _name_regex(getattr(layout, kind), layout.date_pattern)
-        for name, size in listing:
-            match = regex.fullmatch(name)
-            if not match:
-                continue
-            try:
-                period = datetime.strptime(match["date"], fmt)
-            except ValueError:
-                continue
-            begin = period.replace(tzinfo=layout.file_tz).astimezone(UTC)
-            finish = (period + span).replace(tzinfo=layout.file_tz).astimezone(UTC)
-            if (end is not None and begin - layout.late_margin >= end) or (
-                start is not None and finish <= start
-            ):
-                continue
-            key = name.removesuffix(".gz")
-            if key in found and not found[key].gzip:
-                continue  # the plain file wins over a (maybe half-written) archive
-            found[key] = LogFile(
-                name, kind, begin, finish, int(match["part"] or 0), bool(match["gz"]), size
-            )
-    with_combined = {f.start for f in found.values() if f.kind == "combined"}
-    chosen = [f for f in found.values() if f.kind == "combined" or f.start not in with_combined]
-    return sorted(chosen, key=lambda f: (f.start, f.kind, f.part))
-
-
-# ------------------------------------------------------------------------------ scanning
 @dataclass
 class _Counter:
     lines: int = 0
@@ -345,13 +143,14 @@ class LogScanner:
     def __init__(
         self,
         store: LogStore,
-        filt: LogFilter = LogFilter(),
+        filt: LogFilter | None = None,
         *,
         layout: LogLayout = DEFAULT_LAYOUT,
         block_bytes: int = 8 << 20,
         keep_raw: bool = False,
         extras: bool = True,
     ) -> None:
+        filt = filt or LogFilter()
         if filt.start and filt.end and filt.start >= filt.end:
             raise ParameterError("the window's start must be before its end", key="start")
         self.store, self.filt, self.layout = store, filt, layout
@@ -407,7 +206,7 @@ class LogScanner:
                 tidy = False
                 if needle is None and not self.keep_raw and not block.final:
                     chunk = block.bytes()
-                    columns = _columnar(chunk, self.extras)
+                    columns = columnar_frame(chunk, self.extras)
                     if columns is None:  # a bad line in the block: line by line
                         raw = _frame_of(_decode_lines(chunk, self._count))
                     else:
@@ -420,8 +219,8 @@ class LogScanner:
                     self._count.lines += len(lines)
                     raw = _frame_of(list(map(self._count_line, lines)), self.keep_raw)
                 if len(raw):
-                    frame = _records_frame(
-                        raw, log_file.name, self.filt, self._count, self.keep_raw, tidy=tidy
+                    frame = records_frame(
+                        raw, log_file.name, self.filt, self._count.bad, self.keep_raw, tidy=tidy
                     )
                     if len(frame):
                         yield frame
@@ -447,8 +246,8 @@ class LogScanner:
             for block in _stream_blocks(proc.stdout, self.block_bytes, self._count, log_file.name):
                 raw = _frame_of(_decode_lines(block.bytes(), self._count), self.keep_raw)
                 if len(raw):
-                    frame = _records_frame(
-                        raw, log_file.name, self.filt, self._count, self.keep_raw
+                    frame = records_frame(
+                        raw, log_file.name, self.filt, self._count.bad, self.keep_raw
                     )
                     if len(frame):
                         yield frame
@@ -601,7 +400,7 @@ def _frame_of(records: list[dict[str, Any] | None], keep_raw: bool = False) -> p
 
 def _decode_line(line: bytes, count: _Counter) -> dict[str, Any] | None:
     try:
-        value = _DECODE(line)
+        value = decode(line)
     except msgspec.DecodeError:
         count.bad(line)
         return None
@@ -613,7 +412,7 @@ def _decode_line(line: bytes, count: _Counter) -> dict[str, Any] | None:
 
 def read_logs(
     store: LogStore,
-    filt: LogFilter = LogFilter(),
+    filt: LogFilter | None = None,
     *,
     layout: LogLayout = DEFAULT_LAYOUT,
     keep_raw: bool = False,
@@ -627,7 +426,7 @@ def read_logs(
     scanner = LogScanner(store, filt, layout=layout, keep_raw=keep_raw, extras=extras)
     frames = list(scanner.frames())
     if not frames:
-        return LogRead(_empty_frame(keep_raw), scanner.stats)
+        return LogRead(empty_log_frame(keep_raw), scanner.stats)
     frame = pd.concat(frames, ignore_index=True, sort=False)
     frame = frame.sort_values("ts", kind="stable", ignore_index=True)
     return LogRead(frame, scanner.stats)
@@ -662,7 +461,7 @@ class _Needle:
         sample = block.data[block.start : min(block.end, block.start + (1 << 18))]
         for line in sample.split(b"\n")[:-1]:
             try:
-                value = _DECODE(line)
+                value = decode(line)
             except msgspec.DecodeError:
                 continue
             level = value.get("level") if type(value) is dict else None
@@ -685,152 +484,3 @@ def _needle_for(filt: LogFilter) -> _Needle | None:
         patterns = tuple(b'"level":"%s"' % level.encode() for level in sorted(filt.levels))
         return _Needle(patterns, exact=False, levels=filt.levels)
     return None
-
-
-# ------------------------------------------------------------------------------ normalising
-_DTYPES = {"ts": "datetime64[ns, UTC]", "statusCode": "Int64", "duration_ms": "float64"}
-_CONSUMED = {alias for aliases in _ALIASES.values() for alias in aliases} | set(LOG_COLUMNS)
-_TEXT_FIELDS = sorted(_CONSUMED - {"ts", "file", "duration_ms"})
-_ARROW_TEXT = pd.StringDtype("pyarrow")
-_NUMERIC = ("statusCode", "duration_ms")
-_DURATION_RE2 = r"(?i)^\s*(?P<n>\d+(?:\.\d*)?|\.\d+)\s*(?P<u>ns|us|µs|ms|s|min|m|h)?\s*$"
-
-
-def _empty_frame(keep_raw: bool = False) -> pd.DataFrame:
-    columns = [*LOG_COLUMNS, "raw"] if keep_raw else list(LOG_COLUMNS)
-    return pd.DataFrame({c: pd.Series(dtype=_DTYPES.get(c, "object")) for c in columns})
-
-
-def _columnar(block: bytes, extras: bool) -> pd.DataFrame | None:
-    """A block parsed and normalised by polars (``ts`` still text); None if a line is bad.
-
-    Without ``extras`` only the known fields are read (about twice as fast).
-    """
-    import polars as pl
-
-    try:
-        if extras:
-            table = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None, ignore_errors=True)
-        else:
-            schema = dict.fromkeys(_TEXT_FIELDS, pl.String)
-            table = pl.read_ndjson(io.BytesIO(block), schema=schema, ignore_errors=True)
-
-        def pick(name: str) -> pl.Expr:
-            present = [a for a in _ALIASES.get(name, (name,)) if a in table.columns]
-            if not present:
-                return pl.lit(None, dtype=pl.String)
-            return pl.coalesce([pl.col(a).cast(pl.String) for a in present])
-
-        duration = pick("duration_ms").str.extract_groups(_DURATION_RE2)
-        unit = duration.struct.field("u").str.to_lowercase()
-        tidy = [
-            pick("ts").alias("ts"),
-            pick("level").str.to_lowercase().alias("level"),
-            *(pick(c).alias(c) for c in LOG_COLUMNS[2:-1] if c not in _NUMERIC),
-            pick("statusCode").cast(pl.Float64, strict=False).alias("statusCode"),
-            (
-                duration.struct.field("n").cast(pl.Float64, strict=False)
-                * unit.replace_strict(_UNITS, default=1.0, return_dtype=pl.Float64).fill_null(1.0)
-            ).alias("duration_ms"),
-        ]
-        rest = [pl.col(c) for c in table.columns if c not in _CONSUMED]
-        return table.select(*tidy, *rest).to_pandas()
-    except (pl.exceptions.PolarsError, ValueError):
-        return None
-
-
-def _pick(raw: pd.DataFrame, name: str) -> pd.Series:
-    present = [k for k in _ALIASES.get(name, (name,)) if k in raw.columns]
-    if not present:
-        return pd.Series(None, index=raw.index, dtype=object)
-    column = raw[present[0]]
-    for alias in present[1:]:
-        column = column.where(column.notna(), raw[alias])
-    return column
-
-
-def _durations(values: pd.Series) -> pd.Series:
-    """Milliseconds from numbers and ``"165ms"``/``"1.2s"`` text, vectorised (Arrow's RE2)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    text = pa.array(values.astype(_ARROW_TEXT), type=pa.string())
-    parts = pc.extract_regex(
-        text, r"(?i)^\s*(?P<n>\d+(?:\.\d*)?|\.\d+)\s*(?P<u>ns|us|µs|ms|s|min|m|h)?\s*$"
-    )
-    number = pc.cast(pc.struct_field(parts, "n"), pa.float64()).to_pandas()
-    unit = pc.utf8_lower(pc.struct_field(parts, "u")).to_pandas()
-    factor = unit.map(_UNITS).astype("float64").fillna(1.0)
-    return pd.Series((number * factor).to_numpy(dtype="float64"), index=values.index)
-
-
-def _records_frame(
-    raw: pd.DataFrame,
-    name: str,
-    filt: LogFilter,
-    count: _Counter,
-    keep_raw: bool,
-    *,
-    tidy: bool = False,
-) -> pd.DataFrame:
-    """The tidy frame of the ``raw`` records that pass ``filt``; no time means a bad line.
-
-    ``tidy``: ``raw`` comes from :func:`_columnar`, its known columns already normalised.
-    """
-    stamps = (raw["ts"] if tidy else _pick(raw, "ts")).astype(_ARROW_TEXT)
-    ts = pd.to_datetime(stamps, utc=True, format="ISO8601", errors="coerce")
-    if ts.isna().any():
-        for at in ts.index[ts.isna()]:
-            count.bad(msgspec.json.encode(raw.loc[at].dropna().to_dict()))
-    keep = ts.notna()
-    if filt.start is not None:
-        keep &= ts >= filt.start
-    if filt.end is not None:
-        keep &= ts < filt.end
-    if not keep.any():
-        return _empty_frame(keep_raw)
-    if not keep.all():
-        raw, ts = raw[keep], ts[keep]
-    data: dict[str, Any] = {"ts": ts}
-    for column in LOG_COLUMNS[1:-1]:
-        data[column] = raw[column] if tidy else _pick(raw, column)
-    if not tidy:
-        data["level"] = data["level"].astype(_ARROW_TEXT).str.lower()
-        data["duration_ms"] = _durations(data["duration_ms"])
-    data["level"] = data["level"].astype(object)
-    status = pd.to_numeric(data["statusCode"], errors="coerce").astype("float64")
-    data["statusCode"] = status.where(status % 1 == 0).astype("Int64")
-    data["file"] = name
-    consumed = set(LOG_COLUMNS) if tidy else _CONSUMED
-    for extra in sorted(set(raw.columns) - consumed - {"raw"}):
-        data[extra] = raw[extra].astype(object)
-    if keep_raw:
-        data["raw"] = raw["raw"]
-    frame = pd.DataFrame(data).reset_index(drop=True)
-    return frame[_matches(frame, filt)].reset_index(drop=True)
-
-
-def _matches(frame: pd.DataFrame, filt: LogFilter) -> pd.Series:
-    keep = pd.Series(True, index=frame.index)
-    if filt.correlation_id:
-        keep &= frame["correlationId"] == filt.correlation_id
-    if filt.levels:
-        keep &= frame["level"].isin(filt.levels)
-    if filt.services:
-        keep &= frame["service"].isin(filt.services)
-    if filt.statuses:
-        keep &= frame["statusCode"].isin(filt.statuses).fillna(False).astype(bool)
-    if filt.users:
-        keep &= frame["userId"].isin(filt.users)
-    if filt.routes:
-        paths = frame["url"].map(lambda u: u.split("?", 1)[0] if isinstance(u, str) else None)
-        keep &= frame["route"].isin(filt.routes) | paths.isin(filt.routes)
-    if filt.text:
-        needle = filt.text.casefold()
-        hit = pd.Series(False, index=frame.index)
-        for column in frame.columns:
-            if column in ("ts", "statusCode", "duration_ms", "raw"):
-                continue
-            hit |= frame[column].map(lambda v: isinstance(v, str) and needle in v.casefold())
-        keep &= hit
-    return keep.astype(bool)
