@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import requests
@@ -104,6 +105,11 @@ def _result(resource: _Resource, value: float, source: str, target: str) -> Chec
     )
 
 
+def _unknown(resource: _Resource, detail: str, *, target: str) -> CheckResult:
+    """The host's state is not known: the source could not be read, or held no data."""
+    return CheckResult(resource.name, COMPONENT, Status.UNKNOWN, detail=detail, target=target)
+
+
 def _prometheus_check(
     env: Environment,
     config: PrometheusConfig,
@@ -117,9 +123,7 @@ def _prometheus_check(
     shown = mask_uri(joined(config.url, "/api/v1/query"))
 
     def probe(timeout_s: float) -> CheckResult:
-        def fail(status: Status, detail: str, target: str = shown) -> CheckResult:
-            return CheckResult(resource.name, COMPONENT, status, detail=detail, target=target)
-
+        fail = partial(_unknown, resource, target=shown)
         try:
             url = joined(env.secret(config.url, environ, key="prometheus.url"), "/api/v1/query")
             headers: dict[str, str] = {}
@@ -132,7 +136,7 @@ def _prometheus_check(
                 password = env.secret(config.password, environ, key="prometheus.password")
                 auth = (user, password)
         except SecretError as exc:
-            return fail(Status.UNKNOWN, str(exc))
+            return fail(str(exc))
         target = mask_uri(url)
         wait = min(timeout_s, config.timeout_s)
         try:
@@ -145,14 +149,14 @@ def _prometheus_check(
                 params={"query": query},
             )
         except SourceError as exc:
-            return fail(Status.UNKNOWN, f"cannot query Prometheus: {failure(exc)[1]}", target)
+            return fail(f"cannot query Prometheus: {failure(exc)[1]}", target=target)
         try:
             value = instant_value(answer.json())
         except ValueError as exc:
             detail = f"HTTP {answer.status_code}: {masked(str(exc))[:200]}"
-            return fail(Status.UNKNOWN, detail, target)
+            return fail(detail, target=target)
         if value is None:
-            return fail(Status.UNKNOWN, f"no data for {query}", target)
+            return fail(f"no data for {query}", target=target)
         return _result(resource, value, f"Prometheus: {query}", target)
 
     return Check(resource.name, COMPONENT, shown, env.check_timeout_s, probe)
@@ -171,24 +175,22 @@ def _exposition_check(
     shown = mask_uri(joined(base, path))
 
     def probe(timeout_s: float) -> CheckResult:
-        def fail(status: Status, detail: str, target: str = shown) -> CheckResult:
-            return CheckResult(resource.name, COMPONENT, status, detail=detail, target=target)
-
+        fail = partial(_unknown, resource, target=shown)
         try:
             url, headers = service_request(env, environ, path)
         except SecretError as exc:
-            return fail(Status.UNKNOWN, str(exc))
+            return fail(str(exc))
         target = mask_uri(url)
         try:
             answer = http_get(url, timeout_s=timeout_s, session=session, headers=headers)
         except SourceError as exc:
-            return fail(Status.UNKNOWN, f"cannot read {path}: {failure(exc)[1]}", target)
+            return fail(f"cannot read {path}: {failure(exc)[1]}", target=target)
         if answer.status_code != 200:
-            return fail(Status.UNKNOWN, f"HTTP {answer.status_code} from {path}", target)
+            return fail(f"HTTP {answer.status_code} from {path}", target=target)
         try:
             families = parse_exposition(answer.text())
         except ValueError as exc:
-            return fail(Status.UNKNOWN, masked(str(exc))[:200], target)
+            return fail(masked(str(exc))[:200], target=target)
         values = [
             sample.value
             for family in families
@@ -197,7 +199,7 @@ def _exposition_check(
             if sample.name == resource.gauge and math.isfinite(sample.value)
         ]
         if not values:
-            return fail(Status.UNKNOWN, f"no data for {resource.gauge} in {path}", target)
+            return fail(f"no data for {resource.gauge} in {path}", target=target)
         return _result(resource, max(values), f"{resource.gauge} in {path}", target)
 
     return Check(resource.name, COMPONENT, shown, env.check_timeout_s, probe)

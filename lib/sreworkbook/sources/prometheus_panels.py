@@ -28,6 +28,26 @@ def _quantile(q: float, buckets: str, by: str, scale: str) -> str:
     return f"histogram_quantile({q}, sum by ({by}) ({buckets})){scale}"
 
 
+#: The panels read from a histogram: the quantile, the histogram, what turns it into the unit.
+_HISTOGRAM_PANELS = {
+    "latency_p50": (0.5, _HTTP, " * 1000"),
+    "latency_p95": (0.95, _HTTP, " * 1000"),
+    "latency_p99": (0.99, _HTTP, " * 1000"),
+    "db_p95": (0.95, "db_query_duration_seconds", " * 1000"),
+    "lcp_p75": (0.75, "web_vitals_lcp_seconds", " * 1000"),
+    "inp_p75": (0.75, "web_vitals_inp_seconds", " * 1000"),
+    "cls_p75": (0.75, "web_vitals_cls", ""),
+}
+
+
+def _quantiles(function: str, sel: str, window: str) -> dict[str, str]:
+    """The histogram panels over ``function`` (``rate`` or ``increase``) of their buckets."""
+    return {
+        panel: _quantile(q, f"{function}({metric}_bucket{{{sel}}}[{window}])", "le", scale)
+        for panel, (q, metric, scale) in _HISTOGRAM_PANELS.items()
+    }
+
+
 class PrometheusBackend:
     """A :class:`~sreworkbook.sources.panels.MetricsBackend` over a Prometheus API."""
 
@@ -48,25 +68,16 @@ class PrometheusBackend:
     def expressions(self, window: str) -> dict[str, str]:
         """PromQL per panel, with ``window`` as the range of each ``rate``/``increase``."""
         sel = f'job="{self.job}"'
-
-        def quantile(q: float, metric: str, by: str = "le", scale: str = " * 1000") -> str:
-            return _quantile(q, f"rate({metric}_bucket{{{sel}}}[{window}])", by, scale)
-
         requests = f"sum(rate({_HTTP}_count{{{sel}}}[{window}]))"
+        route_buckets = f"rate({_HTTP}_bucket{{{sel}}}[{window}])"
         return {
-            "latency_p50": quantile(0.5, _HTTP),
-            "latency_p95": quantile(0.95, _HTTP),
-            "latency_p99": quantile(0.99, _HTTP),
+            **_quantiles("rate", sel, window),
             "error_rate": f"sum(rate({_HTTP}_count{{{sel},{_FAILED}}}[{window}])) / {requests}",
             "rpm": f"{requests} * 60",
-            "db_p95": quantile(0.95, "db_query_duration_seconds"),
             "mem_pct": f"max(system_memory_usage_percent{{{sel}}})",
             "cpu_pct": f"max(system_cpu_usage_percent{{{sel}}})",
             "active_users": f"sum(active_users{{{sel}}})",
-            "lcp_p75": quantile(0.75, "web_vitals_lcp_seconds"),
-            "inp_p75": quantile(0.75, "web_vitals_inp_seconds"),
-            "cls_p75": quantile(0.75, "web_vitals_cls", scale=""),
-            "route_p95": quantile(0.95, _HTTP, by="le, route"),
+            "route_p95": _quantile(0.95, route_buckets, "le, route", " * 1000"),
             "route_errors": (
                 f"sum by (route) (rate({_HTTP}_count{{{sel},{_FAILED}}}[{window}])) * 60"
             ),
@@ -75,25 +86,15 @@ class PrometheusBackend:
     def overall_expressions(self, window: str) -> dict[str, str]:
         """PromQL for one number per panel over the whole window, evaluated at its end."""
         sel = f'job="{self.job}"'
-
-        def quantile(q: float, metric: str, scale: str = " * 1000") -> str:
-            return _quantile(q, f"increase({metric}_bucket{{{sel}}}[{window}])", "le", scale)
-
         total = f"sum(increase({_HTTP}_count{{{sel}}}[{window}]))"
         minutes = f"{parse_duration(window) / 60:g}"
         return {
-            "latency_p50": quantile(0.5, _HTTP),
-            "latency_p95": quantile(0.95, _HTTP),
-            "latency_p99": quantile(0.99, _HTTP),
+            **_quantiles("increase", sel, window),
             "error_rate": f"sum(increase({_HTTP}_count{{{sel},{_FAILED}}}[{window}])) / {total}",
             "rpm": f"{total} / {minutes}",
-            "db_p95": quantile(0.95, "db_query_duration_seconds"),
             "mem_pct": f"max(max_over_time(system_memory_usage_percent{{{sel}}}[{window}]))",
             "cpu_pct": f"max(avg_over_time(system_cpu_usage_percent{{{sel}}}[{window}]))",
             "active_users": f"sum(avg_over_time(active_users{{{sel}}}[{window}]))",
-            "lcp_p75": quantile(0.75, "web_vitals_lcp_seconds"),
-            "inp_p75": quantile(0.75, "web_vitals_inp_seconds"),
-            "cls_p75": quantile(0.75, "web_vitals_cls", scale=""),
         }
 
     # -- the MetricsBackend contract ------------------------------------------------------------
