@@ -22,12 +22,4 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def s3_client(moto_endpoint: str) -> Any:
     """A boto3 client for the moto server (dummy keys, as moto takes any)."""
-    import boto3
-
-    return boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return servers.s3_client(moto_endpoint)

@@ -24,6 +24,7 @@ from sreworkbook.index.retention import RetentionPolicy, prune
 from sreworkbook.index.storage import LocalOutputs, S3Outputs, open_outputs, parse_s3_url
 from sreworkbook.reports.pipeline import RunRequest
 from sreworkbook.results import RunSummary, Status
+from support import servers
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 pytestmark = pytest.mark.integration
@@ -120,20 +121,13 @@ def test_staged_folder_holds_the_s3_ledger(s3_client: Any) -> None:
 def test_parallel_appends_keep_every_line_and_the_last_index(
     s3_client: Any, moto_endpoint: str
 ) -> None:
-    import boto3
 
     bucket(s3_client, "busy")
     now = datetime(2026, 11, 20, 7, 30, tzinfo=UTC)
     errors: list[BaseException] = []
 
     def writer(k: int) -> None:
-        client = boto3.client(
-            "s3",
-            endpoint_url=moto_endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        client = servers.s3_client(moto_endpoint)
         outputs = S3Outputs("s3://busy/p", client=client)
         try:
             for i in range(8):

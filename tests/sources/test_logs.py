@@ -334,17 +334,9 @@ def test_truncated_gzip_is_reported_and_read_as_far_as_it_goes(log_copy: Path) -
 
 
 def test_s3_prefix_through_an_injected_client(winston: tuple[Path, Truth]) -> None:
-    import boto3
-
     folder, truth = winston
     with servers.moto() as endpoint:
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        client = servers.s3_client(endpoint)
         client.create_bucket(Bucket="logs")
         for path in folder.iterdir():
             client.upload_file(str(path), "logs", f"prod/backend/{path.name}")

@@ -13,7 +13,7 @@ from typing import Any
 from support.ci import ROOT
 from support.http import CannedServer, Request, Route
 
-__all__ = ["FIXTURES", "RecordedApi", "reply"]
+__all__ = ["FIXTURES", "RecordedApi", "build", "reply"]
 
 FIXTURES = ROOT / "tests" / "fixtures" / "apm"
 
@@ -66,3 +66,13 @@ class RecordedApi:
     def asked(self, index: int = -1) -> str:
         """What request ``index`` asked for."""
         return self._asked(self.seen[index])
+
+
+def build(
+    kind: Any, config: Any, environ: dict[str, str], **options: Any
+) -> tuple[Any, list[float]]:
+    """A backend of ``kind`` for ``config`` whose waits are recorded, not waited, without
+    jitter; the backend and the list of its waits."""
+    slept: list[float] = []
+    backend = kind.from_config(config, environ, sleep=slept.append, draw=lambda: 0.0, **options)
+    return backend, slept

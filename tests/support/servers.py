@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -31,6 +32,7 @@ __all__ = [
     "prometheus",
     "redis",
     "running",
+    "s3_client",
 ]
 
 
@@ -134,3 +136,16 @@ def moto() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+def s3_client(endpoint: str) -> Any:
+    """A boto3 S3 client for a moto endpoint (moto takes any keys)."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
