@@ -64,7 +64,7 @@ def test_failed_scrape_has_no_app_samples_but_up_zero() -> None:
     spec = HistorySpec.ending_now(NOW, job="j", instance="h:1", days=7, step=600)
     history = generate(spec)
     leak = next(i for i in history.incidents if i.kind == "memory")
-    restart = -(-leak.end // 600) * 600  # the first scrape at or after the restart
+    restart = -(-leak.end_s // 600) * 600  # the first scrape at or after the restart
     text = io.StringIO()
     write_openmetrics(history, text, start=restart, end=restart + 1)
     body = [ln for ln in text.getvalue().splitlines() if not ln.startswith("#")]
