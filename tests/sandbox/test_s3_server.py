@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from sreworkbook.sandbox import s3_server
 from sreworkbook.sandbox.layout import Context, Layout
 from sreworkbook.sandbox.process import stop_group
 from sreworkbook.sandbox.s3_server import ANOMALIES, plan_nights, start_s3
+from support.net import free_port
 
 
 def test_public_names() -> None:
@@ -60,12 +60,6 @@ def test_the_job_log_tells_the_story() -> None:
     assert len(errors) == 2
     assert "mongodump failed" in errors[0] and "2026-11-16" in errors[0]
     assert "upload to s3://bk/mongodb/tradeai_backup_20261119_020000.tar.gz failed" in errors[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.integration

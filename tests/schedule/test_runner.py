@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import http.server
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from sreworkbook.schedule import load_schedule
 from sreworkbook.schedule.lock import JobLock, JobLocked
 from sreworkbook.schedule.runner import SubprocessRunner
 from sreworkbook.schedule.state import SchedulerFiles
+from support.http import CannedServer, Route
 
 pytestmark = pytest.mark.notebook
 
@@ -94,35 +92,17 @@ def test_a_notebook_that_sleeps_is_killed_and_recorded_as_error(
 
 
 @pytest.fixture
-def flaky_server() -> Iterator[tuple[str, list[int]]]:
+def flaky_server(http_server: Callable[..., CannedServer]) -> tuple[str, CannedServer]:
     """A loopback source that answers 503 twice, then 200 with a JSON document."""
-    codes: list[int] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            code = 503 if len(codes) < 2 else 200
-            codes.append(code)
-            body = json.dumps({"value": 42}).encode() if code == 200 else b"busy"
-            self.send_response(code)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/value", codes
-    server.shutdown()
-    server.server_close()
+    server = http_server({"/value": Route(body={"value": 42})})
+    server.then(Route(503, "busy"), Route(503, "busy"))
+    return f"{server.url}/value", server
 
 
 def test_a_source_that_fails_twice_then_works_is_retried_with_backoff(
-    workbook: Path, write_schedule: Callable[[str], Path], flaky_server: tuple[str, list[int]]
+    workbook: Path, write_schedule: Callable[[str], Path], flaky_server: tuple[str, CannedServer]
 ) -> None:
-    url, codes = flaky_server
+    url, server = flaky_server
     path = write_schedule(
         "jobs:\n  - name: flaky\n    notebook: flaky\n    env: test\n    cron: '* * * * *'\n"
         f"    parameters: {{url: '{url}'}}\n    retries: 3\n    backoff_s: 0.5\n"
@@ -133,7 +113,7 @@ def test_a_source_that_fails_twice_then_works_is_retried_with_backoff(
     result = _runner(workbook, sleep=waits.append, channels=notifier.channels)(
         load_schedule(path).get("flaky")
     )
-    assert codes == [503, 503, 200]
+    assert server.paths == ["/value"] * 3  # 503, 503, then 200
     assert waits == [0.5, 1.0]
     assert [a.status for a in result.attempts] == [Status.ERROR, Status.ERROR, Status.OK]
     assert [a.transient for a in result.attempts] == ["HTTPError (503)", "HTTPError (503)", None]
