@@ -4,6 +4,7 @@ login, attachments, and which failures are retried."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sreworkbook.notify import EmailNotifier, Notification, email_message
 from sreworkbook.sandbox.receivers import SMTPSink
@@ -12,6 +13,14 @@ from support.tls import make_certificate
 from .conftest import REPORT_URL, Sleeps, fast, summary
 
 # ---------------------------------------------------------------------------------- e-mail
+
+
+def mailer(port: int, **options: Any) -> EmailNotifier:
+    """An e-mail notifier from workbook@ to team@ through the sink on ``port``."""
+    options.setdefault("policy", fast())
+    return EmailNotifier(
+        "127.0.0.1", "workbook@example.com", ["team@example.com"], smtp_port=port, **options
+    )
 
 
 def test_email_reaches_the_sink(sink: SMTPSink, message: Notification) -> None:
@@ -56,11 +65,8 @@ def test_email_attaches_a_small_report_and_links_a_large_one(
     large = tmp_path / "big" / "report.html"
     large.parent.mkdir()
     large.write_bytes(b"x" * (5 * 1024 * 1024))
-    notifier = EmailNotifier(
-        "127.0.0.1",
-        "workbook@example.com",
-        ["team@example.com"],
-        smtp_port=sink.port,
+    notifier = mailer(
+        sink.port,
         starttls=False,
     )
 
@@ -92,41 +98,29 @@ def test_email_starttls_and_login(tmp_path: Path, message: Notification) -> None
         tls_context=server_tls, require_starttls=True, credentials={"alerts": "pa55-w0rd!"}
     ) as sink:
         port = sink.port
-        notifier = EmailNotifier(
-            "127.0.0.1",
-            "workbook@example.com",
-            ["team@example.com"],
-            smtp_port=sink.port,
+        notifier = mailer(
+            sink.port,
             username="alerts",
             password="${SMTP_PASSWORD}",
             tls_context=client_tls,
             environ={"SMTP_PASSWORD": "pa55-w0rd!"},
-            policy=fast(),
         )
         assert notifier.send(message).ok
         (mail,) = sink.received()
         assert mail.tls and mail.login == "alerts"
-        plain = EmailNotifier(
-            "127.0.0.1",
-            "workbook@example.com",
-            ["team@example.com"],
-            smtp_port=port,
+        plain = mailer(
+            port,
             starttls=False,  # the sink demands it: the refusal is final, not retried
-            policy=fast(),
             sleep=Sleeps(),
         ).send(message)
         assert not plain.ok and plain.attempts == 1 and plain.status_code == 530
         assert plain.detail.endswith("answered 530 Must issue a STARTTLS command first")
 
-        wrong = EmailNotifier(
-            "127.0.0.1",
-            "workbook@example.com",
-            ["team@example.com"],
-            smtp_port=sink.port,
+        wrong = mailer(
+            sink.port,
             username="alerts",
             password="not-the-pa55",
             tls_context=client_tls,
-            policy=fast(),
             sleep=Sleeps(),
         ).send(message)
     assert not wrong.ok and wrong.attempts == 1 and wrong.status_code == 535
@@ -138,26 +132,18 @@ def test_email_implicit_tls(tmp_path: Path, message: Notification) -> None:
     cert = make_certificate(tmp_path, days=1, name="smtp")
     server_tls = cert.server_context()
     with SMTPSink(tls_context=server_tls, implicit_tls=True) as sink:
-        delivery = EmailNotifier(
-            "127.0.0.1",
-            "workbook@example.com",
-            ["team@example.com"],
-            smtp_port=sink.port,
+        delivery = mailer(
+            sink.port,
             implicit_tls=True,
             tls_context=cert.client_context(),
-            policy=fast(),
         ).send(message)
         assert delivery.ok
         (mail,) = sink.received()
         assert mail.tls
 
-        untrusted = EmailNotifier(
-            "127.0.0.1",
-            "workbook@example.com",
-            ["team@example.com"],
-            smtp_port=sink.port,
+        untrusted = mailer(
+            sink.port,
             implicit_tls=True,
-            policy=fast(),
             sleep=Sleeps(),
         ).send(message)
     assert not untrusted.ok and untrusted.attempts == 1
@@ -178,15 +164,11 @@ def test_email_refuses_to_downgrade_when_starttls_is_missing(
 def test_email_login_without_auth_on_the_server_is_final(
     sink: SMTPSink, message: Notification
 ) -> None:
-    delivery = EmailNotifier(
-        "127.0.0.1",
-        "workbook@example.com",
-        ["team@example.com"],
-        smtp_port=sink.port,
+    delivery = mailer(
+        sink.port,
         starttls=False,
         username="alerts",
         password="pw",
-        policy=fast(),
         sleep=Sleeps(),
     ).send(message)
     assert not delivery.ok and delivery.attempts == 1
@@ -198,13 +180,9 @@ def test_email_login_without_auth_on_the_server_is_final(
 def test_email_retries_a_4xx_reply(sink: SMTPSink, message: Notification) -> None:
     sleeps = Sleeps()
     sink.fail_next(1, 451)
-    delivery = EmailNotifier(
-        "127.0.0.1",
-        "workbook@example.com",
-        ["team@example.com"],
-        smtp_port=sink.port,
+    delivery = mailer(
+        sink.port,
         starttls=False,
-        policy=fast(),
         sleep=sleeps,
     ).send(message)
     assert delivery.ok and delivery.attempts == 2 and sleeps == [1.0]
@@ -215,11 +193,8 @@ def test_email_server_down_is_a_failed_delivery(message: Notification) -> None:
     with SMTPSink() as sink:
         port = sink.port
     sleeps = Sleeps()
-    delivery = EmailNotifier(
-        "127.0.0.1",
-        "workbook@example.com",
-        ["team@example.com"],
-        smtp_port=port,
+    delivery = mailer(
+        port,
         starttls=False,
         policy=fast(retries=1),
         sleep=sleeps,
