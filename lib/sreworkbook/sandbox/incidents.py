@@ -111,7 +111,7 @@ def incidents_for(
             "critical",
             _at(anchor, 1, 14, 20),
             _at(anchor, 1, 14, 45),
-            "GET /api/trades answered HTTP 500 to about 12 % of requests (about 6 % of all "
+            "GET /api/trades answered HTTP 500 to about 16 % of requests (about 7 % of all "
             "traffic) for 25 minutes after a connection-pool setting was changed; reverted.",
         ),
         Incident(
