@@ -45,13 +45,16 @@ class BackupAssessment:
     now: dt.datetime
 
     def findings(self) -> tuple[Finding, ...]:
-        """The drill's first, then listing problems, verification and policy."""
+        """The drill's first, then listing problems, verification and policy; last, which
+        engine and tool version restored (an OK line, so that the run records it)."""
         drill = self.drill.findings if self.drill else ()
+        engine = (self.drill.engine_finding(),) if self.drill and self.drill.restored else ()
         return (
             *drill,
             *self.listing_findings,
             *self.verification.findings(),
             *self.policy.findings,
+            *engine,
         )
 
     @property
@@ -70,7 +73,7 @@ class BackupAssessment:
             verdict = drill.verification.verdict.value
             parts.append("verified" if verdict == "ok" else verdict.upper())
         if drill is not None:
-            parts.append(drill.summary())
+            parts.append(drill.summary() + (f" by {drill.engine}" if drill.succeeded else ""))
         return f"{', '.join(parts)}: {self.status.value}"
 
     def metrics(self) -> dict[str, float]:

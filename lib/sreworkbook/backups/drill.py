@@ -243,7 +243,13 @@ def run_drill(
     exceptions; an unknown backup name or tier raises :class:`ParameterError`.
     """
     backup = select_backup(inventory, name=options.backup, tier=options.tier)
-    result = DrillResult(backup, engine.name, options.source_database, options.scratch_database)
+    result = DrillResult(
+        backup,
+        engine.name,
+        options.source_database,
+        options.scratch_database,
+        tool_version=engine.version,
+    )
     if backup is None:
         return _with(result, findings=(Finding(Status.CRIT, "no backup to restore"),))
     try:
@@ -325,14 +331,14 @@ def _own_and_restore(
             server = describe_server(client)
             plan = plan_restore(
                 read_prelude(path), source_db, target=client[scratch],
-                timeseries=engine.timeseries, server=server,
+                timeseries=engine.timeseries, tool_ns=engine.tool_ns, server=server,
             )  # fmt: skip
             run.findings.extend(plan.findings())
             outcome = engine.restore(path, plan, target_db=scratch)
             run.findings.extend(outcome.findings)
             run.notes["restore"] = (
                 f"{outcome.total_documents:,} documents, {outcome.indexes_built} indexes "
-                f"({engine.name}, {server})"
+                f"(of which {outcome.index_seconds:.1f} s) with {engine.version} into {server}"
             )
         with run.phase("compare", "restored data could not be compared"):
             comparisons = _compare(run, path, plan, client, options)
