@@ -101,7 +101,12 @@ class Engine(Protocol):
 
     @property
     def version(self) -> str:
-        """The tool and its version, e.g. ``mongorestore 100.18.0`` or ``pymongo 4.10.1``."""
+        """The restoring tool and its version: ``mongorestore 100.18.0``, ``pymongo 4.10.1``."""
+        ...
+
+    @property
+    def dump_version(self) -> str:
+        """The dumping tool and its version: ``mongodump 100.18.0``, ``pymongo 4.10.1``."""
         ...
 
     def dump(self, database: str, out: Path, *, gzip: bool = True) -> DumpOutcome: ...
@@ -169,6 +174,10 @@ class PymongoEngine:
         import pymongo
 
         return f"pymongo {pymongo.__version__}"
+
+    @property
+    def dump_version(self) -> str:
+        return self.version
 
     def dump(self, database: str, out: Path, *, gzip: bool = True) -> DumpOutcome:
         began = self.clock()
