@@ -37,7 +37,9 @@ BUCKET = "take-backups"
 
 
 def test_public_names() -> None:
-    assert set(take_module.__all__) == {"LEDGER_NAME", "TakeResult", "backup_name", "take_backup"}
+    assert set(take_module.__all__) == {
+        "DUMP_ENGINES", "LEDGER_NAME", "TakeResult", "backup_name", "take_backup",
+    }  # fmt: skip
 
 
 def test_the_seeds_naming() -> None:
@@ -275,6 +277,8 @@ def test_bad_configuration_is_bad_input(tmp_path: Path) -> None:
         take_backup(odd, environ={}, root=tmp_path, now=NOW)
     with pytest.raises(ParameterError, match="no backups section"):
         take_backup(Environment.model_validate(base), environ={}, root=tmp_path, now=NOW)
+    with pytest.raises(ParameterError, match="did you mean one of: auto, mongodump, pymongo"):
+        take_backup(odd, environ={}, root=tmp_path, now=NOW, engine="mongorestore")
 
 
 def test_the_run_summary_is_a_ledger_line() -> None:

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sreworkbook.backups.archive import verify_archive
-from sreworkbook.backups.engines import ENGINE_NAMES
 from sreworkbook.backups.inventory import Tier, collect, evaluate_policy
 from sreworkbook.backups.manifest import load_manifest, verify_cached
 from sreworkbook.backups.report import ArchiveReport, Verdict
 from sreworkbook.backups.s3 import client_for, make_client, open_object
-from sreworkbook.backups.take import TakeResult, take_backup
+from sreworkbook.backups.take import DUMP_ENGINES, TakeResult, take_backup
 from sreworkbook.config import Environment, load_environment
 from sreworkbook.exceptions import MissingFileError, ParameterError, WorkbookError
 from sreworkbook.results import RunSummary, Status
@@ -62,7 +61,9 @@ def register(subparsers: Any) -> None:
         "the outputs ledger. Exit 0 when all of it worked, 1 otherwise.",
     )
     take.add_argument("--env", default="sandbox", help="environment name or parameter file")
-    take.add_argument("--engine", default="auto", choices=ENGINE_NAMES, help="dump engine")
+    take.add_argument(
+        "--engine", default="auto", choices=DUMP_ENGINES, help="auto: mongodump when found"
+    )
     take.add_argument("--json", action="store_true", help="print the run summary as JSON")
     take.add_argument(
         "--no-notify", action="store_true", help="no notification on failure (the scheduler's)"

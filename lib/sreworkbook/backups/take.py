@@ -34,7 +34,10 @@ from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError
 from sreworkbook.results import Finding, RunSummary, Status, worst
 from sreworkbook.timeutil import rfc3339
 
-__all__ = ["LEDGER_NAME", "TakeResult", "backup_name", "take_backup"]
+__all__ = ["DUMP_ENGINES", "LEDGER_NAME", "TakeResult", "backup_name", "take_backup"]
+
+#: ``auto`` takes the real mongodump when it is found (PATH, then ``.tools/bin``).
+DUMP_ENGINES = ("auto", "mongodump", "pymongo")
 
 #: What the run ledger calls a ``backups take`` run (its ``notebook`` field).
 LEDGER_NAME = "backups_take"
@@ -240,9 +243,15 @@ def take_backup(
 ) -> TakeResult:
     """Take one backup of ``environment``'s database, as the seed's nightly script does.
 
-    ``now`` (aware) names the backup; ``client``/``s3_client``/``dump_engine`` default to ones
-    made from the environment (references resolved here, at connection time).
+    ``engine`` is one of :data:`DUMP_ENGINES`; ``now`` (aware) names the backup;
+    ``client``/``s3_client``/``dump_engine`` default to ones made from the environment
+    (references resolved here, at connection time).
     """
+    if engine not in DUMP_ENGINES:
+        raise ParameterError(
+            f'unknown engine "{engine}", did you mean one of: {", ".join(DUMP_ENGINES)}',
+            key="engine",
+        )
     config, mongodb = environment.backups, environment.mongodb
     if config is None:
         raise ParameterError("no backups section", source=environment.source_file, key="backups")
@@ -271,7 +280,8 @@ def take_backup(
             uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, socketTimeoutMS=600_000
         )
     try:
-        chosen = dump_engine or make_engine(engine, client=client, uri=uri, root=root)
+        kind = "mongorestore" if engine == "mongodump" else engine  # the mongo-tools engine
+        chosen = dump_engine or make_engine(kind, client=client, uri=uri, root=root)
         if s3_client is None and config.s3 is not None:
             s3_client = client_for(config.s3, resolve=resolve)
         return _take(
