@@ -340,6 +340,9 @@ def tools_bench(args: argparse.Namespace) -> None:
                                     timeseries=engine.timeseries, tool_ns=engine.tool_ns)  # fmt: skip
                 outcome = engine.restore(archive, plan, target_db=target)
                 seconds = time.perf_counter() - t0
+                if i == 0:
+                    for f in (*plan.findings(), *outcome.findings):
+                        print(f"    {engine.name} on FerretDB: {f.severity.value} {f.title}")
                 rates[engine.name].append(outcome.total_documents / seconds)
                 print(
                     f"  restore #{i + 1} {engine.name:<12} {outcome.total_documents:,} docs in "
