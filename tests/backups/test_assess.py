@@ -40,6 +40,8 @@ def test_public_names() -> None:
         "CollectionComparison",
         "DrillResult",
         "Phase",
+        "PhaseFailed",
+        "PhaseLog",
     }
     import sreworkbook.backups as package
 

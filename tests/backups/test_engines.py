@@ -45,6 +45,7 @@ def test_public_names() -> None:
         "make_engine",
         "mongodump_argv",
         "mongorestore_argv",
+        "open_client",
         "tool_version",
     }
 

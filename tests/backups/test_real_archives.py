@@ -30,7 +30,6 @@ from typing import Any
 import bson
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from sreworkbook.backups.archive import iter_batches, iter_documents, read_prelude, verify_archive
 from sreworkbook.backups.engines import tool_version
@@ -38,6 +37,7 @@ from sreworkbook.backups.fingerprint import fingerprint_archive, fingerprint_dat
 from sreworkbook.backups.report import ArchiveReport, Verdict
 from sreworkbook.exceptions import ArchiveError
 
+from ._archives import mutate, mutations
 from .conftest import MongoServer, MongoTools
 
 pytestmark = pytest.mark.integration
@@ -208,34 +208,6 @@ def test_a_collection_subset(dumps: Dumps, which: str) -> None:
 # Mutations of a real archive (the --collection users dump, plain and gzip).
 
 
-def _mutations(size: int, start: int) -> st.SearchStrategy[tuple[str, int, bytes]]:
-    """Flips, insertions and deletions from ``start`` on; truncations anywhere."""
-    return st.one_of(
-        st.tuples(
-            st.just("flip"), st.integers(start, size - 1),
-            st.integers(1, 255).map(lambda b: bytes([b])),
-        ),
-        st.tuples(st.just("truncate"), st.integers(0, size - 1), st.just(b"")),
-        st.tuples(st.just("insert"), st.integers(start, size - 1), st.binary(min_size=1, max_size=40)),
-        st.tuples(
-            st.just("delete"), st.integers(start, size - 1),
-            st.integers(1, 40).map(lambda n: b"\x00" * n),
-        ),
-    )  # fmt: skip
-
-
-def _apply(data: bytes, kind: str, at: int, payload: bytes) -> bytes:
-    if kind == "flip":
-        mutated = bytearray(data)
-        mutated[at] ^= payload[0]
-        return bytes(mutated)
-    if kind == "truncate":
-        return data[:at]
-    if kind == "insert":
-        return data[:at] + payload + data[at:]
-    return data[:at] + data[at + len(payload) :]
-
-
 def _verdict_holds(mutated: bytes) -> None:
     report = verify_archive(io.BytesIO(mutated), chunk_size=97)
     assert report.findings, "a changed archive passed without a finding"
@@ -259,9 +231,9 @@ def test_mutating_the_real_plain_archive_always_gives_a_finding(
     data, prelude_end = users_plain
 
     @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(_mutations(len(data), prelude_end))
+    @given(mutations(len(data), start=prelude_end))
     def check(mutation: tuple[str, int, bytes]) -> None:
-        _verdict_holds(_apply(data, *mutation))
+        _verdict_holds(mutate(data, *mutation))
 
     check()
 
@@ -270,9 +242,9 @@ def test_mutating_the_real_gzip_archive_always_gives_a_finding(dumps: Dumps) -> 
     data = dumps.users_gzip.read_bytes()
 
     @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(_mutations(len(data), 10))  # past the gzip header (its mtime and OS byte are free)
+    @given(mutations(len(data), start=10))  # past the gzip header (its mtime and OS byte are free)
     def check(mutation: tuple[str, int, bytes]) -> None:
-        mutated = _apply(data, *mutation)
+        mutated = mutate(data, *mutation)
         try:  # a flip in the last byte's unused padding bits decodes to the same archive
             if gzip.decompress(mutated) == gzip.decompress(data):
                 return

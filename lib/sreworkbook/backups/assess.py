@@ -17,7 +17,7 @@ from typing import Any
 
 from sreworkbook.backups.drill import DrillOptions, run_drill, select_backup
 from sreworkbook.backups.drill_report import DrillResult
-from sreworkbook.backups.engines import Engine, make_engine
+from sreworkbook.backups.engines import Engine, make_engine, open_client
 from sreworkbook.backups.inventory import Inventory, PolicyReport, collect, evaluate_policy
 from sreworkbook.backups.s3 import client_for
 from sreworkbook.backups.verification import (
@@ -190,11 +190,7 @@ def _drill(
     uri = environment.secret(environment.mongodb.uri, environ, key="mongodb.uri")
     owned = client is None
     if client is None:
-        import pymongo
-
-        client = pymongo.MongoClient(
-            uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, socketTimeoutMS=600_000
-        )
+        client = open_client(uri)
     try:
         chosen = restore_engine or make_engine(engine, client=client, uri=uri, root=root)
         return run_drill(

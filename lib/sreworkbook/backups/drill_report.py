@@ -1,17 +1,25 @@
-"""Typed results of a restore drill: timed phases, per-collection comparison, the verdict."""
+"""Typed results of a restore drill: timed phases, per-collection comparison, the verdict.
+
+:class:`PhaseLog` is the running record both the drill and ``backups take`` keep: each
+``with log.phase(name, failure):`` is timed; a workbook error or ``OSError`` inside it becomes a
+CRIT phase and finding, and :class:`PhaseFailed` stops the run.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import html
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from sreworkbook.backups.fingerprint import Fingerprint
 from sreworkbook.backups.inventory import BackupObject
 from sreworkbook.backups.report import ArchiveReport
+from sreworkbook.exceptions import WorkbookError
 from sreworkbook.results import Finding, Status, worst
 
-__all__ = ["RTO_PHASES", "CollectionComparison", "DrillResult", "Phase"]
+__all__ = ["RTO_PHASES", "CollectionComparison", "DrillResult", "Phase", "PhaseFailed", "PhaseLog"]
 
 #: The phases whose time adds up to the recovery time (cleanup is the drill's own business).
 RTO_PHASES = ("download", "verify", "restore", "compare")
@@ -25,6 +33,32 @@ class Phase:
     seconds: float
     status: Status
     detail: str = ""
+
+
+class PhaseFailed(Exception):
+    """A phase failed and was recorded: the run stops."""
+
+
+@dataclass
+class PhaseLog:
+    """Timed phases, findings and each phase's note, as a run goes."""
+
+    clock: Callable[[], float]
+    phases: list[Phase] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def phase(self, name: str, failure: str) -> Iterator[None]:
+        """Time ``name``; a failure inside is recorded (CRIT ``failure``) and raises PhaseFailed."""
+        began = self.clock()
+        try:
+            yield
+        except (WorkbookError, OSError) as exc:
+            self.phases.append(Phase(name, self.clock() - began, Status.CRIT, str(exc)))
+            self.findings.append(Finding(Status.CRIT, failure, str(exc)))
+            raise PhaseFailed from exc
+        self.phases.append(Phase(name, self.clock() - began, Status.OK, self.notes.get(name, "")))
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ __all__ = [
     "make_engine",
     "mongodump_argv",
     "mongorestore_argv",
+    "open_client",
     "tool_version",
 ]
 
@@ -446,6 +447,15 @@ class MongorestoreEngine:
         indexing = self.clock() - indexing
         took = self.clock() - began
         return RestoreOutcome(self.name, counts, built, took, tuple(findings), indexing)
+
+
+def open_client(uri: str) -> Any:
+    """A pymongo client for dumps and restores: quick to fail to connect, patient to read."""
+    import pymongo
+
+    return pymongo.MongoClient(
+        uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, socketTimeoutMS=600_000
+    )
 
 
 def make_engine(kind: str, *, client: Any, uri: str, root: Path | None) -> Engine:

@@ -17,20 +17,20 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sreworkbook.backups.archive import verify_archive
-from sreworkbook.backups.drill_report import Phase
-from sreworkbook.backups.engines import Engine, make_engine
+from sreworkbook.backups.drill_report import Phase, PhaseFailed, PhaseLog
+from sreworkbook.backups.engines import Engine, make_engine, open_client
 from sreworkbook.backups.inventory import list_local, parse_timestamp
 from sreworkbook.backups.manifest import manifest_path, write_manifest
 from sreworkbook.backups.report import ArchiveReport, Verdict
 from sreworkbook.backups.s3 import client_for, head_object
 from sreworkbook.config import BackupsConfig, Environment, S3Config
-from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError, WorkbookError
+from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError
 from sreworkbook.results import Finding, RunSummary, Status, worst
 from sreworkbook.timeutil import rfc3339
 
@@ -118,29 +118,6 @@ class TakeResult:
             duration_s=(finished - started).total_seconds(),
             parameters={"env": env, "engine": engine},
         )
-
-
-class _Failed(Exception):
-    """A phase failed: the take stops (internal)."""
-
-
-@dataclass
-class _Take:
-    clock: Callable[[], float]
-    phases: list[Phase] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    notes: dict[str, str] = field(default_factory=dict)
-
-    @contextlib.contextmanager
-    def phase(self, name: str, failure: str) -> Iterator[None]:
-        began = self.clock()
-        try:
-            yield
-        except (WorkbookError, OSError) as exc:
-            self.phases.append(Phase(name, self.clock() - began, Status.CRIT, str(exc)))
-            self.findings.append(Finding(Status.CRIT, failure, str(exc)))
-            raise _Failed from exc
-        self.phases.append(Phase(name, self.clock() - began, Status.OK, self.notes.get(name, "")))
 
 
 def _folder(config: BackupsConfig, root: Path, resolve: Callable[[str], str]) -> Path:
@@ -274,11 +251,7 @@ def take_backup(
     uri = environment.secret(mongodb.uri, environ, key="mongodb.uri")
     owned = client is None
     if client is None:
-        import pymongo
-
-        client = pymongo.MongoClient(
-            uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, socketTimeoutMS=600_000
-        )
+        client = open_client(uri)
     try:
         kind = "mongorestore" if engine == "mongodump" else engine  # the mongo-tools engine
         chosen = dump_engine or make_engine(kind, client=client, uri=uri, root=root)
@@ -306,7 +279,7 @@ def _take(
     now: dt.datetime,
     clock: Callable[[], float],
 ) -> TakeResult:
-    run = _Take(clock)
+    run = PhaseLog(clock)
     target, partial = folder / name, folder / f".{name}.partial"
     kind = "pymongo" if engine.name == "pymongo" else "mongodump"
     result = TakeResult(name, kind, engine.dump_version)
@@ -325,7 +298,7 @@ def _take(
             run.findings.extend(judged)
             run.notes["verify"] = f"{report.verdict.value}, {report.documents:,} documents"
         if any(f.severity is Status.CRIT for f in judged):
-            raise _Failed
+            raise PhaseFailed
         with run.phase("keep", "verified backup could not be kept"):
             partial.replace(target)
             write_manifest(target, report, now=now)
@@ -338,7 +311,7 @@ def _take(
         with run.phase("prune", "old local backups could not be pruned"):
             pruned = _prune(folder, config, now, name)
             run.notes["prune"] = f"{len(pruned)} older than {config.local_retention_days} days"
-    except _Failed:
+    except PhaseFailed:
         pass
     finally:
         partial.unlink(missing_ok=True)
