@@ -1,7 +1,8 @@
 """Real servers and tools for the backup tests: FerretDB, a moto S3 server, mongodump/mongorestore.
 
-A missing FerretDB or moto fails under ``CI=true`` and skips elsewhere. The real mongo-tools
-are looked up in ``.tools/bin`` and on PATH; see :data:`MONGO_TOOLS_REQUIRED_IN_CI`.
+A missing FerretDB, moto or mongo-tools fails under ``CI=true`` and skips elsewhere. The real
+mongo-tools are looked up on PATH, then in ``.tools/bin`` (``make mongo-tools`` builds them there
+from the source in ``../shared/third_party``).
 """
 
 from __future__ import annotations
@@ -21,10 +22,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools" / "bin"
 IN_CI = os.environ.get("CI") == "true"
-#: The Go module proxy reachable from this project's machines refuses
-#: github.com/mongodb/mongo-tools (403 for every version), so `make mongo-tools` cannot build
-#: them here and CI would always fail if they were required. Flip to True where they build.
-MONGO_TOOLS_REQUIRED_IN_CI = False
 
 
 def free_port() -> int:
@@ -41,10 +38,11 @@ def unavailable(message: str, *, required: bool = True) -> None:
 
 
 def find_tool(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
     bundled = TOOLS / name
-    if bundled.is_file() and os.access(bundled, os.X_OK):
-        return str(bundled)
-    return shutil.which(name)
+    return str(bundled) if bundled.is_file() and os.access(bundled, os.X_OK) else None
 
 
 def wait_for_port(port: int, *, timeout_s: float, process: subprocess.Popen[bytes]) -> bool:
@@ -78,13 +76,12 @@ class MongoTools:
 
 @pytest.fixture(scope="session")
 def mongo_tools() -> MongoTools:
-    """The real mongodump and mongorestore (``.tools/bin`` or PATH)."""
+    """The real mongodump and mongorestore (PATH, else ``.tools/bin``); required in CI."""
     dump, restore = find_tool("mongodump"), find_tool("mongorestore")
     if not dump or not restore:
         unavailable(
-            "mongodump/mongorestore not available (`make mongo-tools` builds them where the Go "
-            "module proxy serves github.com/mongodb/mongo-tools)",
-            required=MONGO_TOOLS_REQUIRED_IN_CI,
+            "mongodump/mongorestore not available (`make mongo-tools` builds them from "
+            "../shared/third_party/mongo-tools-*.tar.gz, or install MongoDB's Database Tools)"
         )
     assert dump and restore
     return MongoTools(dump, restore)

@@ -215,7 +215,8 @@ def test_airflow_dagbag_loads_the_dag_file(tmp_path: Path, airflow_python: Path)
         assert task["retries"] == job.retries
         assert task["timeout_s"] == job.timeout_s
         assert task["retry_delay_s"] == job.backoff_s
-        assert f" run {job.notebook} --env {job.env}" in task["bash_command"]
+        command = " backups take" if job.command == "backups-take" else f" run {job.notebook}"
+        assert f"{command} --env {job.env}" in task["bash_command"]
 
 
 @pytest.mark.parametrize("fmt", ["cron", "systemd", "k8s", "airflow"])

@@ -23,6 +23,7 @@ def test_shipped_schedule_is_valid_and_has_the_defaults() -> None:
         "health-inspection": ("health_inspection", "*/15 * * * *"),
         "metrics-dashboard": ("metrics_dashboard", "0 6 * * *"),
         "incident-digest": ("incident_explorer", "0 6 * * *"),
+        "nightly-backup": ("backups_take", "0 2 * * *"),
         "backup-drill": ("backup_restore_drill", "0 3 * * *"),
         "alert-tuning": ("alert_tuning", "0 7 * * mon"),
     }
@@ -34,6 +35,29 @@ def test_shipped_schedule_is_valid_and_has_the_defaults() -> None:
     ]
     # The drill runs after the seed's 02:00 nightly backup.
     assert schedule.get("backup-drill").expr.hours == (3,)
+    nightly = schedule.get("nightly-backup")
+    assert nightly.command == "backups-take" and nightly.expr.hours == (2,)
+    assert nightly.run_arguments() == ["backups", "take", "--env", "sandbox", "--no-notify"]
+
+
+def test_a_backups_take_job() -> None:
+    job = Job(name="b", command="backups-take", cron="0 2 * * *", parameters={"engine": "pymongo"})
+    assert job.notebook == job.notebook_stem == "backups_take"  # its name in the ledger
+    assert job.run_arguments(env="prod") == [
+        "backups", "take", "--env", "prod", "--engine", "pymongo", "--no-notify",
+    ]  # fmt: skip
+    refused = {
+        "runs no notebook": {"notebook": "health_inspection"},
+        "takes only engine as parameters, not verify": {"parameters": {"verify": True}},
+        "has no cells": {"cell_timeout_s": 30},
+    }
+    for message, extra in refused.items():
+        with pytest.raises(ValueError, match=message):
+            Job.model_validate({"name": "b", "command": "backups-take", "cron": "@daily", **extra})
+    with pytest.raises(ValueError, match="a notebook job needs notebook: NAME"):
+        Job.model_validate({"name": "n", "cron": "@daily"})
+    with pytest.raises(ValueError, match="command"):
+        Job.model_validate({"name": "n", "command": "backups-restore", "cron": "@daily"})
 
 
 def test_job_defaults_and_derived_values() -> None:

@@ -1,7 +1,9 @@
 """``parameters/schedule.yaml``: which notebooks run on which environment, when, and how hard.
 
-Validated like every parameter file: unknown keys are errors, and an error names the file,
-the dotted key (``jobs.2.cron``) and the job's name.
+A job runs a notebook (``notebook: NAME``) or, with ``command: backups-take``, the nightly
+backup (``sreworkbook backups take``), which records its run in the same ledger under
+``backups_take``. Validated like every parameter file: unknown keys are errors, and an error
+names the file, the dotted key (``jobs.2.cron``) and the job's name.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sreworkbook.config import load_yaml, validation_error
 from sreworkbook.exceptions import ParameterError
@@ -20,6 +22,10 @@ from sreworkbook.schedule.cron import CronExpr, parse_cron
 __all__ = ["Job", "NotifyOn", "Schedule", "load_schedule"]
 
 NotifyOn = Literal["failure", "crit", "always"]
+Command = Literal["notebook", "backups-take"]
+#: What a ``backups-take`` job is called in the ledger, and the parameters it takes.
+_TAKE_STEM = "backups_take"
+_TAKE_PARAMETERS = {"engine"}
 #: Job names become file, unit and Kubernetes object names: DNS-1123 labels, ≤ 40 characters.
 _NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
 
@@ -30,7 +36,9 @@ class Job(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    notebook: str
+    #: ``notebook`` runs ``notebook``; ``backups-take`` runs ``sreworkbook backups take``.
+    command: Command = "notebook"
+    notebook: str = ""
     env: str = "sandbox"
     cron: str
     description: str = ""
@@ -74,6 +82,27 @@ class Job(BaseModel):
     def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(value))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _command(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if data.get("command", "notebook") == "notebook":
+            if not data.get("notebook"):
+                raise ValueError("a notebook job needs notebook: NAME")
+            return data
+        if data.get("notebook") not in (None, "", _TAKE_STEM):  # its own name: a round trip
+            raise ValueError("a backups-take job runs no notebook: leave notebook out")
+        unknown = sorted(set(data.get("parameters") or {}) - _TAKE_PARAMETERS)
+        if unknown:
+            raise ValueError(
+                f"backups-take takes only {', '.join(sorted(_TAKE_PARAMETERS))} as parameters, "
+                f"not {', '.join(unknown)}"
+            )
+        if data.get("cell_timeout_s") is not None:
+            raise ValueError("a backups-take job has no cells: leave cell_timeout_s out")
+        return {**data, "notebook": _TAKE_STEM}
+
     @cached_property
     def expr(self) -> CronExpr:
         """The parsed cron expression."""
@@ -97,7 +126,13 @@ class Job(BaseModel):
         return self.grace_s if self.grace_s is not None else self.worst_case_s() + 300.0
 
     def run_arguments(self, *, env: str | None = None) -> list[str]:
-        """``run NOTEBOOK --env ENV [--cell-timeout S] [-p NAME VALUE]...`` for the CLI."""
+        """``run NOTEBOOK --env ENV [--cell-timeout S] [-p NAME VALUE]...`` for the CLI, or
+        ``backups take --env ENV [--engine E] --no-notify`` (the scheduler notifies)."""
+        if self.command == "backups-take":
+            args = ["backups", "take", "--env", env or self.env]
+            if "engine" in self.parameters:
+                args += ["--engine", _parameter_text(self.parameters["engine"])]
+            return [*args, "--no-notify"]
         args = ["run", self.notebook, "--env", env or self.env]
         if self.cell_timeout_s is not None:
             args += ["--cell-timeout", _number(self.cell_timeout_s)]
