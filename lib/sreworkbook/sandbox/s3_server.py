@@ -316,12 +316,15 @@ def start_s3(ctx: Context) -> Record:
     home = ctx.layout.dir(NAME)
     folder = home / "backup-set"
     try:
+        ctx.progress.step(NAME, "backups: sampling the database")
         sample, stamp, how = _sample_for(ctx, home)
         key = {"version": SET_VERSION, "newest": nights[-1].name, "sample": SAMPLE, "seed": stamp}
         if _read_json(folder / "set.json") != key:
+            ctx.progress.step(NAME, f"backups: writing {len(nights)} nightly dumps")
             how += f", nights written in {_generate(sample, folder, key, nights):.1f} s"
         else:
             how += ", cached nights"
+        ctx.progress.step(NAME, "backups: uploading to S3")
         uploaded = _upload(config.s3, folder, nights)
         local = _fill_local(ctx.layout, config, folder, nights)
         _write_log(ctx.layout, config, nights, folder)
