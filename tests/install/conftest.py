@@ -1,9 +1,9 @@
 """The production install, built for real: a wheelhouse of the base package, a fresh venv.
 
-The wheelhouse holds the wheels of the base dependencies (``pip wheel``, cached in
-``.tools/wheelhouse/KEY`` where KEY hashes the dependency list, the interpreter and the
-platform, so a later session reuses it) plus a wheel of the project built fresh from the
-checkout. The fresh venv installs ``sreworkbook`` from it with ``--no-index``: nothing from an
+The wheelhouse holds the wheels of the base dependencies and of the build backend
+(``pip wheel``, cached in ``.tools/wheelhouse/KEY`` where KEY hashes that list, the
+interpreter and the platform, so a later session reuses it) plus a wheel of the project built
+fresh from the checkout. The fresh venv installs ``sreworkbook`` from it with ``--no-index``: nothing from an
 extra can slip in. The container tier copies the same wheelhouse into its image.
 
 Outside CI a failed build skips the tests that need it; under ``CI=true`` it fails them.
@@ -38,9 +38,10 @@ def unavailable(message: str) -> None:
 
 
 def base_requirements() -> list[str]:
-    """``[project].dependencies`` of pyproject.toml."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return list(project["dependencies"])
+    """``[project].dependencies`` of pyproject.toml, and the build backend (setuptools), so
+    that the project builds from source without an index (the container build does)."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return [*pyproject["project"]["dependencies"], *pyproject["build-system"]["requires"]]
 
 
 def _run(argv: list[str], *, timeout: float, what: str) -> None:
