@@ -97,11 +97,12 @@ def _capability_commands() -> list[Callable[[Any], None]]:
     """The ``register(subparsers)`` of each capability that adds commands of its own."""
     from sreworkbook.alerts.cli import register as alerts
     from sreworkbook.backups.cli import register as backups
+    from sreworkbook.doctor.cli import register as doctor
     from sreworkbook.incidents.cli import register as logs
     from sreworkbook.reports.cli import register as outputs
     from sreworkbook.schedule.cli import register as schedule
 
-    return [alerts, backups, logs, outputs, schedule]
+    return [alerts, backups, doctor, logs, outputs, schedule]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
