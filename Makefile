@@ -34,38 +34,31 @@ $(VENV)/.installed-%: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS_$*)]'
 	touch $@
 
+# $(call apt-install,COMMANDS,PACKAGES,HINT): as root, apt-get install PACKAGES when one of
+# COMMANDS is missing; otherwise say what to install.
+define apt-install
+	@missing=""; \
+	for cmd in $(1); do command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$cmd"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian packages for:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $(2) >/dev/null; \
+	else \
+	  echo "missing:$$missing — install the Debian packages $(2)$(3)"; \
+	fi
+endef
+
 # Debian's servers and browser, installed as root where missing (prometheus-alertmanager's
 # binary is `prometheus-alertmanager`, chromium's is `chromium`).
 system-packages:
-	@missing=""; \
-	for cmd in prometheus promtool prometheus-alertmanager redis-server chromium; do \
-	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$cmd"; \
-	done; \
-	if [ -z "$$missing" ]; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing Debian packages for:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends $(DEBIAN_PACKAGES) >/dev/null; \
-	else \
-	  echo "missing:$$missing — install the Debian packages $(DEBIAN_PACKAGES) (or use environment.yml)"; \
-	fi
+	$(call apt-install,prometheus promtool prometheus-alertmanager redis-server chromium,$(DEBIAN_PACKAGES), (or use environment.yml))
 
-# The container tier (tests/container): Debian's podman and buildah build and run the image
-# here without a Docker engine or a registry; mmdebstrap makes its base from Debian packages
-# (../shared/notes/containers.md). Installed as root where missing, like the servers above.
+# The container tier (tests/install/test_container.py): Debian's podman and buildah build and
+# run the image here without a Docker engine or a registry; mmdebstrap makes its base from
+# Debian packages (../shared/notes/containers.md).
 container-tools:
-	@missing=""; \
-	for cmd in podman buildah mmdebstrap runc; do \
-	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$cmd"; \
-	done; \
-	if [ -z "$$missing" ]; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing Debian packages for:$$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends $(CONTAINER_PACKAGES) >/dev/null; \
-	else \
-	  echo "missing:$$missing — install the Debian packages $(CONTAINER_PACKAGES)"; \
-	fi
+	$(call apt-install,podman buildah mmdebstrap runc,$(CONTAINER_PACKAGES))
 
 # A MongoDB-compatible server for the sandbox: mongod if present, else FerretDB built with Go.
 # `go install` alone yields a binary that panics at start (its build/version/version.txt is
