@@ -13,35 +13,57 @@ MONGO_TOOLS_RELEASE := 100.18.0
 # Last resort only: mongo-tools tags are not semver, so the Go command resolves one as a revision.
 MONGO_TOOLS_MODULE_VERSION := 100.12.0
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager redis-server chromium
+CONTAINER_PACKAGES := podman buildah mmdebstrap uidmap fuse-overlayfs slirp4netns runc \
+	containernetworking-plugins
 PYTEST_ARGS ?=
 
-.PHONY: setup python-env system-packages ferretdb mongo-tools demo test lint typecheck lab bench clean
+.PHONY: setup python-env demo-env lab-env system-packages container-tools ferretdb mongo-tools \
+	demo test lint typecheck lab bench install-sizes clean
+
+# The package's extras (pyproject.toml): the base is what a production run needs; `make demo`
+# adds the sandbox's servers and the columnar log engine, `make lab` JupyterLab, and
+# `make test` everything (`[test]` pulls in every other extra).
+EXTRAS_test := test
+EXTRAS_demo := sandbox,fast
+EXTRAS_lab := lab,sandbox,fast
 
 setup: python-env system-packages ferretdb mongo-tools
 
-python-env: $(VENV)/.installed
+python-env: $(VENV)/.installed-test
+demo-env: $(VENV)/.installed-demo
+lab-env: $(VENV)/.installed-lab
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed-%: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS_$*)]'
 	touch $@
 
-# Debian's servers and browser, installed as root where missing (prometheus-alertmanager's
-# binary is `prometheus-alertmanager`, chromium's is `chromium`).
-system-packages:
+# $(call apt-install,COMMANDS,PACKAGES,HINT): as root, apt-get install PACKAGES when one of
+# COMMANDS is missing; otherwise say what to install.
+define apt-install
 	@missing=""; \
-	for cmd in prometheus promtool prometheus-alertmanager redis-server chromium; do \
-	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$cmd"; \
-	done; \
+	for cmd in $(1); do command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$cmd"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing Debian packages for:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends $(DEBIAN_PACKAGES) >/dev/null; \
+	    --no-install-recommends $(2) >/dev/null; \
 	else \
-	  echo "missing:$$missing — install the Debian packages $(DEBIAN_PACKAGES) (or use environment.yml)"; \
+	  echo "missing:$$missing — install the Debian packages $(2)$(3)"; \
 	fi
+endef
+
+# Debian's servers and browser, installed as root where missing (prometheus-alertmanager's
+# binary is `prometheus-alertmanager`, chromium's is `chromium`).
+system-packages:
+	$(call apt-install,prometheus promtool prometheus-alertmanager redis-server chromium,$(DEBIAN_PACKAGES), (or use environment.yml))
+
+# The container tier (tests/install/test_container.py): Debian's podman and buildah build and
+# run the image here without a Docker engine or a registry; mmdebstrap makes its base from
+# Debian packages (../shared/notes/containers.md).
+container-tools:
+	$(call apt-install,podman buildah mmdebstrap runc,$(CONTAINER_PACKAGES))
 
 # A MongoDB-compatible server for the sandbox: mongod if present, else FerretDB built with Go.
 # `go install` alone yields a binary that panics at start (its build/version/version.txt is
@@ -109,7 +131,7 @@ mongo-tools:
 	echo "$$version $$sum" > "$$stamp"; \
 	echo "mongo-tools: $$("$(TOOLS)/mongodump" --version | head -1) in .tools/bin"
 
-demo: setup
+demo: demo-env system-packages ferretdb mongo-tools
 	$(BIN)/sreworkbook demo
 
 lint: python-env
@@ -119,11 +141,15 @@ lint: python-env
 typecheck: python-env
 	$(BIN)/mypy
 
-test: setup lint typecheck
+test: setup container-tools lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lab: setup
+lab: lab-env system-packages ferretdb mongo-tools
 	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+# How many packages and MiB each install profile brings (base, lab, sandbox, bench, test).
+install-sizes: python-env
+	$(BIN)/python bench/bench_install.py
 
 bench: setup
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

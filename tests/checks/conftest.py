@@ -224,8 +224,14 @@ class SelfSigned:
     not_after: dt.datetime
 
 
-def make_certificate(folder: Path, *, days: float, name: str = "cert") -> SelfSigned:
-    """A self-signed certificate for localhost/127.0.0.1 expiring ``days`` from now."""
+def make_certificate(
+    folder: Path,
+    *,
+    days: float,
+    name: str = "cert",
+    hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
+) -> SelfSigned:
+    """A self-signed certificate for ``hosts`` (its SANs) expiring ``days`` from now."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -244,9 +250,7 @@ def make_certificate(folder: Path, *, days: float, name: str = "cert") -> SelfSi
         .not_valid_before(min(now, not_after) - dt.timedelta(days=30))
         .not_valid_after(not_after)
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([_general_name(host) for host in hosts]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -264,15 +268,27 @@ def make_certificate(folder: Path, *, days: float, name: str = "cert") -> SelfSi
     return SelfSigned(cert_file, key_file, not_after)
 
 
+def _general_name(host: str) -> Any:
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
 @pytest.fixture
 def https_server(
     tmp_path: Path,
 ) -> Iterator[Callable[[float], tuple[CannedServer, SelfSigned]]]:
-    """A factory: an HTTPS server whose self-signed certificate expires in ``days``."""
+    """A factory: an HTTPS server whose self-signed certificate expires in ``days``, for
+    ``hosts`` (default localhost and 127.0.0.1)."""
     stops: list[Callable[[], None]] = []
 
-    def make(days: float) -> tuple[CannedServer, SelfSigned]:
-        cert = make_certificate(tmp_path, days=days, name=f"cert{len(stops)}")
+    def make(
+        days: float, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")
+    ) -> tuple[CannedServer, SelfSigned]:
+        cert = make_certificate(tmp_path, days=days, name=f"cert{len(stops)}", hosts=hosts)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert.cert_file, cert.key_file)
         canned, shutdown = start_http({"/health": Route(body={"status": "ok"})}, tls=context)

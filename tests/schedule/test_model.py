@@ -176,3 +176,34 @@ def test_public_names(module: str) -> None:
         value = getattr(imported, name)
         if inspect.isfunction(value) or inspect.isclass(value):
             assert value.__doc__, f"{module}.{name} has no docstring"
+
+
+def test_image_and_resources_default_and_per_job(tmp_path: Path) -> None:
+    schedule = load_schedule(ROOT / "parameters" / "schedule.yaml")
+    assert schedule.image == "localhost/sreworkbook:0.1.0"
+    assert schedule.resources_of(schedule.get("health-inspection")).memory_limit == "2Gi"
+    assert schedule.resources_of(schedule.get("backup-drill")).memory_limit == "4Gi"
+    bare = Schedule(jobs=[Job(name="a", notebook="n", cron="@daily")])
+    assert bare.image is None and bare.resources_of(bare.jobs[0]).cpu == "250m"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "resources: {memory: 2GB}\njobs: []\n",
+            "resources.memory: Value error, '2GB' is not a Kubernetes quantity",
+        ),
+        (
+            "jobs:\n  - {name: a, notebook: n, cron: '@daily', resources: {cpu: lots}}\n",
+            "jobs.0.resources.cpu: Value error, 'lots' is not a Kubernetes quantity (e.g. 250m, 1, 512Mi, 2Gi) (job 'a')",
+        ),
+        ("image: 3\njobs: []\n", "image:"),
+    ],
+)
+def test_bad_resources_or_image_name_the_key(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "schedule.yaml"
+    path.write_text(body)
+    with pytest.raises(ParameterError) as caught:
+        load_schedule(path)
+    assert message in str(caught.value)

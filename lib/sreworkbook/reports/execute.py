@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from papermill.exceptions import PapermillExecutionError
 
 from sreworkbook.exceptions import MissingFileError, NotebookError, ParameterError
 
-__all__ = ["DeclaredParameter", "coerce_parameters", "declared_parameters", "execute"]
+__all__ = ["CellStart", "DeclaredParameter", "coerce_parameters", "declared_parameters", "execute"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,32 @@ def declared_parameters(notebook: Path) -> dict[str, DeclaredParameter]:
 
 
 _CASTS: dict[str, Any] = {"int": int, "float": float, "str": str}
+
+
+@dataclass(frozen=True)
+class CellStart:
+    """A code cell about to run: its place among the notebook's code cells, its first line."""
+
+    position: int
+    total: int
+    first_line: str
+
+
+def _cell_hooks(on_cell: Callable[[CellStart], None]) -> dict[str, Any]:
+    """nbclient's ``on_notebook_start``/``on_cell_start`` hooks calling ``on_cell``."""
+    code: list[int] = []
+
+    def notebook_start(notebook: Any, **_: Any) -> None:
+        code[:] = [
+            i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and c.source.strip()
+        ]
+
+    def cell_start(cell: Any, cell_index: int, **_: Any) -> None:
+        if cell_index in code:
+            lines = [x.strip() for x in cell.source.splitlines() if x.strip()]
+            on_cell(CellStart(code.index(cell_index) + 1, len(code), lines[0] if lines else ""))
+
+    return {"on_notebook_start": notebook_start, "on_cell_start": cell_start}
 
 
 def coerce_parameters(
@@ -90,11 +116,13 @@ def execute(
     cwd: Path,
     cell_timeout_s: float | None = None,
     kernel_name: str = "python3",
+    on_cell: Callable[[CellStart], None] | None = None,
 ) -> Any:
     """Run ``notebook`` into ``output`` and return the executed notebook node.
 
     On failure papermill has already written ``output`` with the error marked; this raises
-    :class:`NotebookError` saying which cell failed and why.
+    :class:`NotebookError` saying which cell failed and why. ``on_cell`` is called as each
+    code cell starts (the command's progress line).
     """
     logging.getLogger("papermill").setLevel(logging.WARNING)
     try:
@@ -109,6 +137,7 @@ def execute(
             log_output=False,
             # The kernel's own start-up chatter is not the user's business.
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            **(_cell_hooks(on_cell) if on_cell is not None else {}),
         )
     except PapermillExecutionError as exc:
         raise NotebookError(

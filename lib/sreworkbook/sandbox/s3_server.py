@@ -184,8 +184,10 @@ def start_s3(ctx: Context) -> Record:
     )
     nights = plan_nights(ctx.now)
     try:
+        ctx.progress.step(NAME, "backups: a real mongodump, then the older nights")
         made = _backup_set(ctx, ctx.layout.dir(NAME), nights)
         began = time.monotonic()
+        ctx.progress.step(NAME, "backups: uploading to S3")
         uploaded = _upload(config.s3, made, nights)
         local = _fill_local(ctx.layout, config, made, nights)
         _write_log(ctx.layout, config, nights, made)

@@ -19,7 +19,7 @@ from sreworkbook.config import load_yaml, validation_error
 from sreworkbook.exceptions import ParameterError
 from sreworkbook.schedule.cron import CronExpr, parse_cron
 
-__all__ = ["Job", "NotifyOn", "Schedule", "load_schedule"]
+__all__ = ["Job", "NotifyOn", "Resources", "Schedule", "load_schedule"]
 
 NotifyOn = Literal["failure", "crit", "always"]
 Command = Literal["notebook", "backups-take"]
@@ -28,6 +28,26 @@ _TAKE_STEM = "backups_take"
 _TAKE_PARAMETERS = {"engine"}
 #: Job names become file, unit and Kubernetes object names: DNS-1123 labels, ≤ 40 characters.
 _NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
+#: A Kubernetes quantity: ``250m``, ``1``, ``512Mi``, ``2Gi``, ``1.5``.
+_QUANTITY = re.compile(r"\d+(\.\d+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
+
+
+class Resources(BaseModel):
+    """What one run may use where a scheduler enforces it (Kubernetes requests and limits)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cpu: str = "250m"
+    memory: str = "512Mi"
+    cpu_limit: str | None = None
+    memory_limit: str = "2Gi"
+
+    @field_validator("cpu", "memory", "cpu_limit", "memory_limit")
+    @classmethod
+    def _quantity(cls, value: str | None) -> str | None:
+        if value is not None and not _QUANTITY.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 250m, 1, 512Mi, 2Gi)")
+        return value
 
 
 class Job(BaseModel):
@@ -57,6 +77,8 @@ class Job(BaseModel):
     daily: bool = False
     #: How late a run may be before ``schedule check`` calls the job stale (default: derived).
     grace_s: float | None = Field(default=None, ge=0)
+    #: Requests and limits for this job (default: the schedule's ``resources``).
+    resources: Resources | None = None
 
     @field_validator("name")
     @classmethod
@@ -156,7 +178,15 @@ class Schedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: The container image the Kubernetes export runs (``$SREWORKBOOK_IMAGE`` overrides it).
+    image: str | None = None
+    #: Default requests and limits of every job.
+    resources: Resources = Field(default_factory=Resources)
     jobs: list[Job]
+
+    def resources_of(self, job: Job) -> Resources:
+        """``job``'s own resources, else the schedule's."""
+        return job.resources or self.resources
 
     def daily_jobs(self) -> list[Job]:
         """The jobs ``sreworkbook daily`` runs."""

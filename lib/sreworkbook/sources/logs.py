@@ -17,6 +17,8 @@ a bad line is re-read line by line so that bad lines are counted. DuckDB parsed 
 faster than the polars blocks but drops bad lines without counting them and cannot read an
 injected S3 stream; pyarrow's JSON reader rejects a field whose type changes (Winston writes
 ``"duration": "165ms"`` and ``165``); plain per-line orjson or msgspec were slower still.
+polars and pyarrow come with the ``fast`` extra; without them every block is parsed line by
+line (msgspec) and text columns use pandas' Python strings: the same frames, only slower.
 
 Order. Winston appends in time order (give or take a few seconds for a cluster sharing a file),
 so with ``LogLayout.order_slack`` set, a block whose timestamps all lie more than the slack
@@ -30,6 +32,7 @@ selective scan checks the lines it parses (candidates and each file's unterminat
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import io
 import mmap
 import re
@@ -727,7 +730,8 @@ def _needle_for(filt: LogFilter) -> _Needle | None:
 _DTYPES = {"ts": "datetime64[ns, UTC]", "statusCode": "Int64", "duration_ms": "float64"}
 _CONSUMED = {alias for aliases in _ALIASES.values() for alias in aliases} | set(LOG_COLUMNS)
 _TEXT_FIELDS = sorted(_CONSUMED - {"ts", "file", "duration_ms"})
-_ARROW_TEXT = pd.StringDtype("pyarrow")
+_HAS_ARROW = importlib.util.find_spec("pyarrow") is not None
+_ARROW_TEXT = pd.StringDtype("pyarrow" if _HAS_ARROW else "python")
 _NUMERIC = ("statusCode", "duration_ms")
 _DURATION_RE2 = r"(?i)^\s*(?P<n>\d+(?:\.\d*)?|\.\d+)\s*(?P<u>ns|us|µs|ms|s|min|m|h)?\s*$"
 
@@ -740,10 +744,15 @@ def _empty_frame(keep_raw: bool = False) -> pd.DataFrame:
 def _columnar(block: bytes, extras: bool) -> pd.DataFrame | None:
     """A block parsed and normalised by polars (``ts`` still text); None if a line is bad.
 
-    Without ``extras`` only the known fields are read (about twice as fast).
+    Without ``extras`` only the known fields are read (about twice as fast). Also None
+    without polars and pyarrow (the ``fast`` extra): the caller then reads line by line.
     """
-    import polars as pl
-
+    if not _HAS_ARROW:
+        return None
+    try:
+        import polars as pl
+    except ImportError:
+        return None
     try:
         if extras:
             table = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None, ignore_errors=True)
@@ -787,6 +796,11 @@ def _pick(raw: pd.DataFrame, name: str) -> pd.Series:
 
 def _durations(values: pd.Series) -> pd.Series:
     """Milliseconds from numbers and ``"165ms"``/``"1.2s"`` text, vectorised (Arrow's RE2)."""
+    if not _HAS_ARROW:
+        parts = values.astype(_ARROW_TEXT).str.extract(_DURATION_RE2)
+        factor = parts["u"].str.lower().map(_UNITS).astype("float64").fillna(1.0)
+        number = pd.to_numeric(parts["n"], errors="coerce").astype("float64")
+        return pd.Series((number * factor).to_numpy(dtype="float64"), index=values.index)
     import pyarrow as pa
     import pyarrow.compute as pc
 
