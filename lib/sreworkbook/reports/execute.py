@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import nbformat
 import papermill
 import yaml
+from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 
@@ -125,6 +127,52 @@ def execute(
     code cell starts (the command's progress line).
     """
     logging.getLogger("papermill").setLevel(logging.WARNING)
+    with tempfile.TemporaryFile() as kernel_stderr:
+        try:
+            return _execute(notebook, output, parameters, cwd, cell_timeout_s, kernel_name,
+                            on_cell, kernel_stderr)  # fmt: skip
+        except DeadKernelError as exc:
+            raise NotebookError(
+                "the kernel died while running the notebook",
+                notebook=str(notebook),
+                ename="DeadKernelError",
+                evalue=_tail(kernel_stderr) or str(exc),
+            ) from exc
+
+
+def _quiet_kernel(stderr: IO[bytes]) -> type[AsyncKernelManager]:
+    """A kernel manager whose kernel writes its own stderr to ``stderr``, not the terminal.
+
+    A kernel logs to its process's stderr outside any cell: a ZMQ traceback while it shuts
+    down after a notebook raised, start-up warnings. None of that is the user's business; the
+    notebook's own output still reaches the executed copy through the kernel's messages.
+    """
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            kw["stderr"] = stderr
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
+def _tail(stream: IO[bytes], lines: int = 5) -> str:
+    """The last ``lines`` of what the kernel wrote to its stderr, for a kernel that died."""
+    stream.seek(0)
+    text = stream.read()[-4096:].decode("utf-8", "replace")
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+
+def _execute(
+    notebook: Path,
+    output: Path,
+    parameters: Mapping[str, Any],
+    cwd: Path,
+    cell_timeout_s: float | None,
+    kernel_name: str,
+    on_cell: Callable[[CellStart], None] | None,
+    kernel_stderr: IO[bytes],
+) -> Any:
     try:
         return papermill.execute_notebook(
             str(notebook),
@@ -137,6 +185,7 @@ def execute(
             log_output=False,
             # The kernel's own start-up chatter is not the user's business.
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            kernel_manager_class=_quiet_kernel(kernel_stderr),
             **(_cell_hooks(on_cell) if on_cell is not None else {}),
         )
     except PapermillExecutionError as exc:
@@ -153,11 +202,4 @@ def execute(
             notebook=str(notebook),
             ename="CellTimeoutError",
             evalue=str(exc).splitlines()[0] if str(exc) else "",
-        ) from exc
-    except DeadKernelError as exc:
-        raise NotebookError(
-            "the kernel died while running the notebook",
-            notebook=str(notebook),
-            ename="DeadKernelError",
-            evalue=str(exc),
         ) from exc
