@@ -7,14 +7,18 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 from typing import IO, Any
 
 import nbformat
 import papermill
 import yaml
+from jupyter_client.asynchronous.client import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
+from traitlets import Type, default
 
 from sreworkbook.exceptions import MissingFileError, NotebookError, ParameterError
 
@@ -153,7 +157,40 @@ def _quiet_kernel(stderr: IO[bytes]) -> type[AsyncKernelManager]:
             kw["stderr"] = stderr
             await super()._async_launch_kernel(kernel_cmd, **kw)
 
+        @default("client_factory")
+        def _polling_client(self) -> type[AsyncKernelClient]:
+            return _PollingKernelClient
+
     return QuietKernelManager
+
+
+_REPOLL_S = 0.5
+
+
+class _PollingChannel(AsyncZMQSocketChannel):
+    """A kernel channel whose wait without a timeout looks at the socket again every 0.5 s.
+
+    nbclient waits for a cell's ``execute_reply`` with no timeout. pyzmq's asyncio poll
+    learns of a new message from an edge-triggered file descriptor, and now and then (about
+    one run in ten of a notebook with widgets, seen here under load) the wake-up is missed:
+    the reply sits in the socket while the run waits for ever with the kernel idle. A fresh
+    poll reads the socket's events first, so asking again every half second finds it.
+    """
+
+    async def get_msg(self, timeout: float | None = None) -> dict[str, Any]:  # type: ignore[override]
+        if timeout is not None:
+            return await super().get_msg(timeout)
+        while True:
+            try:
+                return await super().get_msg(_REPOLL_S)
+            except Empty:
+                continue
+
+
+class _PollingKernelClient(AsyncKernelClient):
+    shell_channel_class = Type(_PollingChannel)
+    iopub_channel_class = Type(_PollingChannel)
+    control_channel_class = Type(_PollingChannel)
 
 
 def _tail(stream: IO[bytes], lines: int = 5) -> str:
