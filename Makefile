@@ -5,38 +5,65 @@ VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := $(CURDIR)/.tools/bin
 FERRETDB_VERSION := v1.24.2
-# mongo-tools tags are not semver ("100.12.0"): the Go command resolves one as a revision.
-MONGO_TOOLS_VERSION := 100.12.0
+# The real mongodump/mongorestore are built from the source kept in ../shared/third_party
+# (the Go module proxy refuses github.com/mongodb/mongo-tools); see the mongo-tools target.
+MONGO_TOOLS_TARBALL := $(firstword $(wildcard $(CURDIR)/../shared/third_party/mongo-tools-*.tar.gz))
+MONGO_TOOLS_COMMIT := 8fa3cfc8263b9cead37912d7b0447766143c3e3a
+MONGO_TOOLS_RELEASE := 100.18.0
+# Last resort only: mongo-tools tags are not semver, so the Go command resolves one as a revision.
+MONGO_TOOLS_MODULE_VERSION := 100.12.0
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager redis-server chromium
+CONTAINER_PACKAGES := podman buildah mmdebstrap uidmap fuse-overlayfs slirp4netns runc \
+	containernetworking-plugins
 PYTEST_ARGS ?=
 
-.PHONY: setup python-env system-packages ferretdb mongo-tools demo test lint typecheck lab bench clean
+.PHONY: setup python-env demo-env lab-env system-packages container-tools ferretdb mongo-tools \
+	demo test lint typecheck lab bench install-sizes clean
+
+# The package's extras (pyproject.toml): the base is what a production run needs; `make demo`
+# adds the sandbox's servers and the columnar log engine, `make lab` JupyterLab, and
+# `make test` everything (`[test]` pulls in every other extra).
+EXTRAS_test := test
+EXTRAS_demo := sandbox,fast
+EXTRAS_lab := lab,sandbox,fast
 
 setup: python-env system-packages ferretdb mongo-tools
 
-python-env: $(VENV)/.installed
+python-env: $(VENV)/.installed-test
+demo-env: $(VENV)/.installed-demo
+lab-env: $(VENV)/.installed-lab
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed-%: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS_$*)]'
 	touch $@
 
-# Debian's servers and browser, installed as root where missing (prometheus-alertmanager's
-# binary is `prometheus-alertmanager`, chromium's is `chromium`).
-system-packages:
+# $(call apt-install,COMMANDS,PACKAGES,HINT): as root, apt-get install PACKAGES when one of
+# COMMANDS is missing; otherwise say what to install.
+define apt-install
 	@missing=""; \
-	for cmd in prometheus promtool prometheus-alertmanager redis-server chromium; do \
-	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$cmd"; \
-	done; \
+	for cmd in $(1); do command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$cmd"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  echo "installing Debian packages for:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends $(DEBIAN_PACKAGES) >/dev/null; \
+	    --no-install-recommends $(2) >/dev/null; \
 	else \
-	  echo "missing:$$missing — install the Debian packages $(DEBIAN_PACKAGES) (or use environment.yml)"; \
+	  echo "missing:$$missing — install the Debian packages $(2)$(3)"; \
 	fi
+endef
+
+# Debian's servers and browser, installed as root where missing (prometheus-alertmanager's
+# binary is `prometheus-alertmanager`, chromium's is `chromium`).
+system-packages:
+	$(call apt-install,prometheus promtool prometheus-alertmanager redis-server chromium,$(DEBIAN_PACKAGES), (or use environment.yml))
+
+# The container tier (tests/install/test_container.py): Debian's podman and buildah build and
+# run the image here without a Docker engine or a registry; mmdebstrap makes its base from
+# Debian packages (../shared/notes/containers.md).
+container-tools:
+	$(call apt-install,podman buildah mmdebstrap runc,$(CONTAINER_PACKAGES))
 
 # A MongoDB-compatible server for the sandbox: mongod if present, else FerretDB built with Go.
 # `go install` alone yields a binary that panics at start (its build/version/version.txt is
@@ -54,26 +81,57 @@ ferretdb:
 	(cd "$$work" && go build -o $(TOOLS)/ferretdb ./cmd/ferretdb); status=$$?; \
 	rm -rf "$$work"; exit $$status
 
-# The real mongodump/mongorestore for the backup drills, built with Go into .tools/bin when
-# neither is on PATH nor already built. Their main packages are both named `main`, so each is
-# built into its own folder and renamed. A failed build is reported, not fatal: the backups
-# module then uses its pure-pymongo engine and the tests that need the tools skip.
+# The real mongodump/mongorestore for the backup drills and `backups take`, found in this order:
+# on PATH (MongoDB's Database Tools packages) → already in .tools/bin → built offline from the
+# source tarball in ../shared/third_party (no network: GOFLAGS=-mod=vendor GOPROXY=off) → built
+# with `go install` through the module proxy. .tools is shared by every worktree: the build
+# holds a lock, writes beside the target and renames into place, and stamps the tarball it
+# came from in .tools/mongo-tools.stamp (a changed tarball is built again). Under CI=true,
+# ending without both tools fails the run; elsewhere the pure-pymongo engine is used.
 mongo-tools:
-	@if { command -v mongodump && command -v mongorestore; } >/dev/null 2>&1 || \
-	   { [ -x $(TOOLS)/mongodump ] && [ -x $(TOOLS)/mongorestore ]; }; then exit 0; fi; \
-	if ! command -v go >/dev/null 2>&1; then \
-	  echo "no Go: mongodump/mongorestore not built (the pure-pymongo engine is used)"; exit 0; fi; \
-	echo "building mongo-tools $(MONGO_TOOLS_VERSION) (mongodump, mongorestore) into .tools/bin"; \
-	work=$$(mktemp -d) && mkdir -p $(TOOLS) && ok=1 && \
-	for tool in mongodump mongorestore; do \
-	  GOBIN=$$work/$$tool CGO_ENABLED=0 go install \
-	    github.com/mongodb/mongo-tools/$$tool/main@$(MONGO_TOOLS_VERSION) \
-	    && mv $$work/$$tool/main $(TOOLS)/$$tool || { ok=0; break; }; \
-	done; rm -rf $$work; \
-	if [ $$ok = 0 ]; then \
-	  echo "mongo-tools could not be built (see above): the pure-pymongo engine is used"; fi
+	@set -o pipefail; \
+	have() { [ -x "$(TOOLS)/mongodump" ] && [ -x "$(TOOLS)/mongorestore" ]; }; \
+	if command -v mongodump >/dev/null 2>&1 && command -v mongorestore >/dev/null 2>&1; then \
+	  exit 0; fi; \
+	mkdir -p $(TOOLS); exec 9>"$(TOOLS)/../mongo-tools.lock"; flock 9; \
+	tarball="$(MONGO_TOOLS_TARBALL)"; stamp="$(TOOLS)/../mongo-tools.stamp"; \
+	sum=""; [ -n "$$tarball" ] && sum=$$(sha256sum "$$tarball" | cut -d' ' -f1); \
+	if have && { [ -z "$$sum" ] || [ ! -f "$$stamp" ] || grep -q "$$sum" "$$stamp"; }; then \
+	  exit 0; fi; \
+	failed() { \
+	  if [ "$$CI" = true ]; then echo "mongo-tools: $$1 — required when CI=true" >&2; exit 1; fi; \
+	  echo "mongo-tools: $$1 (the pure-pymongo engine is used)"; exit 0; }; \
+	command -v go >/dev/null 2>&1 || failed "not on PATH, not in .tools/bin, and no Go to build them"; \
+	work=$$(mktemp -d); \
+	trap 'rm -rf "$$work" "$(TOOLS)/.mongodump.partial" "$(TOOLS)/.mongorestore.partial"' EXIT; \
+	from_tarball() { \
+	  short=$$(basename "$$tarball" .tar.gz); short=$${short#mongo-tools-}; \
+	  case "$(MONGO_TOOLS_COMMIT)" in \
+	    "$$short"*) version="$(MONGO_TOOLS_RELEASE)-$$short"; commit="$(MONGO_TOOLS_COMMIT)";; \
+	    *) version="dev-$$short"; commit="$$short";; esac; \
+	  echo "building mongo-tools $$version (mongodump, mongorestore) offline from $$(basename "$$tarball")"; \
+	  mkdir "$$work/src" && tar -xzf "$$tarball" -C "$$work/src" || return 1; \
+	  for tool in mongodump mongorestore; do \
+	    (cd "$$work/src" && GOFLAGS=-mod=vendor GOPROXY=off CGO_ENABLED=0 go build \
+	      -ldflags "-X main.VersionStr=$$version -X main.GitCommit=$$commit" \
+	      -o "$(TOOLS)/.$$tool.partial" ./$$tool/main) || return 1; \
+	  done; }; \
+	from_module_proxy() { \
+	  version="$(MONGO_TOOLS_MODULE_VERSION)"; sum="module proxy"; \
+	  echo "building mongo-tools $$version with go install (through the Go module proxy)"; \
+	  for tool in mongodump mongorestore; do \
+	    GOBIN="$$work/$$tool" CGO_ENABLED=0 go install \
+	      "github.com/mongodb/mongo-tools/$$tool/main@$$version" \
+	      && mv "$$work/$$tool/main" "$(TOOLS)/.$$tool.partial" || return 1; \
+	  done; }; \
+	{ [ -n "$$tarball" ] && from_tarball; } || \
+	  { [ -n "$$tarball" ] && echo "mongo-tools: the build from $$tarball failed (above)"; from_module_proxy; } || \
+	  failed "no source tarball built and go install failed (above)"; \
+	for tool in mongodump mongorestore; do mv -f "$(TOOLS)/.$$tool.partial" "$(TOOLS)/$$tool"; done; \
+	echo "$$version $$sum" > "$$stamp"; \
+	echo "mongo-tools: $$("$(TOOLS)/mongodump" --version | head -1) in .tools/bin"
 
-demo: setup
+demo: demo-env system-packages ferretdb mongo-tools
 	$(BIN)/sreworkbook demo
 
 # ruff, and the import contract in pyproject.toml (the layering ARCHITECTURE.md draws).
@@ -85,11 +143,15 @@ lint: python-env
 typecheck: python-env
 	$(BIN)/mypy
 
-test: setup lint typecheck
+test: setup container-tools lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lab: setup
+lab: lab-env system-packages ferretdb mongo-tools
 	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+# How many packages and MiB each install profile brings (base, lab, sandbox, bench, test).
+install-sizes: python-env
+	$(BIN)/python bench/bench_install.py
 
 bench: setup
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -23,7 +23,9 @@ def _name(requirement: str) -> str:
 
 def test_environment_yml_lists_the_same_python_dependencies() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
     wanted = {_name(r) for r in project["dependencies"]}
+    wanted |= {_name(r) for name in ("fast", "lab", "sandbox") for r in extras[name]}
     conda = yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
     pip = next(d for d in conda if isinstance(d, dict))["pip"]
     listed = {CONDA_NAMES.get(_name(d), _name(d)) for d in conda if isinstance(d, str)}

@@ -75,6 +75,26 @@ with DAG(
         execution_timeout=timedelta(seconds=900.0),
     )
 
+# nightly-backup: backups_take on sandbox, cron '0 2 * * *' (UTC)
+with DAG(
+    dag_id='sreworkbook_nightly_backup',
+    description="The seed's 02:00 backup — mongodump --gzip --archive, verified, uploaded to S3, local copies pruned.",
+    schedule='0 2 * * *',
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    tags=['sreworkbook'],
+) as nightly_backup_dag:
+    BashOperator(
+        task_id='nightly_backup',
+        bash_command='/opt/sreworkbook/.venv/bin/sreworkbook --root /opt/sreworkbook --outputs "${SREWORKBOOK_OUTPUTS:-/opt/sreworkbook/outputs}" backups take --env sandbox --no-notify',
+        cwd='/opt/sreworkbook',
+        retries=1,
+        retry_delay=timedelta(seconds=300.0),
+        retry_exponential_backoff=True,
+        execution_timeout=timedelta(seconds=3600.0),
+    )
+
 # backup-drill: backup_restore_drill on sandbox, cron '0 3 * * *' (UTC)
 with DAG(
     dag_id='sreworkbook_backup_drill',

@@ -1,7 +1,12 @@
 """The ``sreworkbook`` command: run notebooks, build the index, drive the sandbox.
 
 Exit codes (README, "Exit codes"): 0 OK or WARN, 1 CRIT or UNKNOWN, 2 a notebook failed,
-64 bad input (parameters, a missing file, a bad argument).
+64 bad input (parameters, a missing file, a bad argument); ``sandbox status`` exits 3 when a
+component is not running (like ``systemctl status``).
+
+On a terminal, ``run``, ``daily``, ``demo`` and ``sandbox up`` draw a status line on stderr
+(the running cell, the jobs, the long steps; :mod:`sreworkbook.progress`); ``--quiet``, a
+pipe or a file turns it off, and stdout carries only the result lines.
 """
 
 from __future__ import annotations
@@ -12,20 +17,25 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sreworkbook.commands import EXIT_BAD_INPUT, ArgumentParser, run_command
 from sreworkbook.config import load_environment, workbook_root
-from sreworkbook.exceptions import ParameterError
+from sreworkbook.exceptions import ParameterError, WorkbookError
+from sreworkbook.progress import CellProgress, JobsProgress, StatusLine, StepsProgress, wanted
 from sreworkbook.results import Status
 
 if TYPE_CHECKING:
     from sreworkbook.index import Expectations
+    from sreworkbook.results import RunSummary
 
-__all__ = ["EXIT_BAD_INPUT", "main"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_NOT_RUNNING", "main"]
+
+#: ``sandbox status`` when a configured component is not running (``systemctl status``: 3).
+EXIT_NOT_RUNNING = 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,12 +54,14 @@ def _parser() -> argparse.ArgumentParser:
         "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE")
     )
     run.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell")
+    _quiet_option(run)
 
     sub.add_parser("index", help="rebuild outputs/index.html from the ledger")
 
     daily = sub.add_parser("daily", help="run the daily jobs of parameters/schedule.yaml")
     daily.add_argument("--env", help="run every job on this environment instead")
     daily.add_argument("--parallel", type=int, default=2, help="runs at once (default 2)")
+    _quiet_option(daily)
 
     sandbox = sub.add_parser("sandbox", help="the embedded sandbox stack")
     sandbox.add_argument("action", choices=["up", "down", "status", "fault"])
@@ -59,18 +71,31 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--error-ratio", type=float, default=0.0)
     sandbox.add_argument("--down", action="append", default=[], metavar="COMPONENT")
     sandbox.add_argument("--memory-pct", type=float, default=None)
+    _quiet_option(sandbox)
 
     demo = sub.add_parser("demo", help="sandbox up, the daily suite, index, sandbox down")
     demo.add_argument("--env", default="sandbox")
+    _quiet_option(demo)
     for register in _capability_commands():
         register(sub)
     return parser
 
 
+def _quiet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress line (none off a terminal either)"
+    )
+
+
+def _progress_on(args: argparse.Namespace) -> bool:
+    return wanted(sys.stderr, quiet=getattr(args, "quiet", False))
+
+
 def _capability_commands() -> list[Callable[[Any], None]]:
     """The ``register(subparsers)`` of each capability that adds commands of its own."""
     from sreworkbook.alerts.cli import register as alerts
-    from sreworkbook.backups.cli import register as backups
+    from sreworkbook.backups.cli import register as backups_register
+    from sreworkbook.doctor.cli import register as doctor
     from sreworkbook.incidents.cli import register as logs
     from sreworkbook.index.cli import register as index_register
     from sreworkbook.schedule.cli import register as schedule
@@ -78,7 +103,10 @@ def _capability_commands() -> list[Callable[[Any], None]]:
     def outputs(subparsers: Any) -> None:
         index_register(subparsers, expected=_expected)
 
-    return [alerts, backups, logs, outputs, schedule]
+    def backups(subparsers: Any) -> None:
+        backups_register(subparsers, record=_record)
+
+    return [alerts, backups, doctor, logs, outputs, schedule]
 
 
 def _expected(root: Path, now: datetime) -> Expectations:
@@ -86,6 +114,19 @@ def _expected(root: Path, now: datetime) -> Expectations:
     from sreworkbook.schedule import load_expectations
 
     return load_expectations(root / "parameters" / "schedule.yaml", now=now)
+
+
+def _record(summary: RunSummary, where: str, root: Path) -> str:
+    """Record a run that wrote no report in the outputs root ``where``; a note if it failed."""
+    from sreworkbook.index import open_outputs
+    from sreworkbook.index.cli import record_summary
+
+    try:
+        now = datetime.now(UTC)
+        record_summary(open_outputs(where), summary, now=now, expected=_expected(root, now))
+    except WorkbookError as exc:
+        return f"the run could not be recorded in {where}: {exc}"
+    return ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -128,19 +169,22 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     from sreworkbook.reports import RunRequest
 
     _quiet_kernel_logs()
-    outcome, report = run_to_outputs(
-        open_outputs(args.outputs_url),
-        RunRequest(
-            notebook=args.notebook,
-            env=args.env,
-            root=root,
-            outputs=outputs,
-            parameters=dict(args.parameter),
-            cell_timeout_s=args.cell_timeout,
-        ),
-        environ=os.environ,
-        expected=_expected(root, datetime.now(UTC)),
-    )
+    cells = CellProgress(Path(args.notebook).name.removesuffix(".ipynb"))
+    with StatusLine(sys.stderr, cells.render, enabled=_progress_on(args)):
+        outcome, report = run_to_outputs(
+            open_outputs(args.outputs_url),
+            RunRequest(
+                notebook=args.notebook,
+                env=args.env,
+                root=root,
+                outputs=outputs,
+                parameters=dict(args.parameter),
+                cell_timeout_s=args.cell_timeout,
+                on_cell=cells.started,
+            ),
+            environ=os.environ,
+            expected=_expected(root, datetime.now(UTC)),
+        )
     summary = outcome.summary
     print(f"{summary.status.value:7} {summary.notebook} on {summary.env}: {summary.headline}")
     print(f"        report: {report}")
@@ -165,10 +209,13 @@ def _daily(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     for job in jobs:  # bad environments fail before anything runs
         load_environment(args.env or job.env, root=root)
 
+    jobs_progress = JobsProgress(len(jobs))
+
     def one(job_index: int) -> tuple[int, str]:
         job = jobs[job_index]
         command = [sys.executable, "-m", "sreworkbook", "--root", str(root)]
         command += ["--outputs", args.outputs_url, *job.run_arguments(env=args.env)]
+        jobs_progress.started(job.name)
         try:
             done = subprocess.run(
                 command, capture_output=True, text=True, timeout=job.timeout_s, check=False
@@ -180,14 +227,22 @@ def _daily(args: argparse.Namespace, root: Path, outputs: Path) -> int:
             )
         return done.returncode, done.stdout + done.stderr
 
-    with ThreadPoolExecutor(max_workers=args.parallel) as pool:
-        results = list(pool.map(one, range(len(jobs))))
-    for _code, text in results:
-        print(text, end="")
+    codes: list[int] = []
+    with (
+        StatusLine(sys.stderr, jobs_progress.render, enabled=_progress_on(args)) as line,
+        ThreadPoolExecutor(max_workers=args.parallel) as pool,
+    ):
+        futures = {pool.submit(one, i): jobs[i].name for i in range(len(jobs))}
+        for future in as_completed(futures):
+            code, text = future.result()
+            codes.append(code)
+            counter = f"[{jobs_progress.done(futures[future])}/{len(jobs)}] "
+            body = text.rstrip("\n").replace("\n", "\n" + " " * len(counter))
+            line.write(counter + body, sys.stdout)
     now = datetime.now(UTC)
     index = open_outputs(args.outputs_url).rebuild_index(now=now, expected=_expected(root, now))
     print(f"index: {index}")
-    return max((code for code, _ in results), default=0)
+    return max(codes, default=0)
 
 
 def _sandbox(args: argparse.Namespace, root: Path, outputs: Path) -> int:
@@ -195,7 +250,7 @@ def _sandbox(args: argparse.Namespace, root: Path, outputs: Path) -> int:
 
     env = load_environment(args.env, root=root)
     if args.action == "up":
-        state = sandbox.up(env, root=root, strict=args.strict, log=print)
+        state = _sandbox_up(sandbox, env, root, args, strict=args.strict)
     elif args.action == "down":
         state = sandbox.down(env, root=root)
     elif args.action == "status":
@@ -212,7 +267,25 @@ def _sandbox(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         return 0
     for component in state.components:
         print(f"{component.name:11} {component.status:8} {component.url}  {component.detail}")
+    if args.action == "status":
+        idle = [c for c in state.components if c.status not in ("running", "disabled")]
+        return EXIT_NOT_RUNNING if idle else 0
     return 1 if state.failed() else 0
+
+
+def _sandbox_up(
+    sandbox: Any, env: Any, root: Path, args: argparse.Namespace, *, strict: bool = False
+) -> Any:
+    """``sandbox.up`` with its long steps on the status line and its log lines above it."""
+    steps = StepsProgress()
+    with StatusLine(sys.stderr, steps.render, enabled=_progress_on(args)) as line:
+        return sandbox.up(
+            env,
+            root=root,
+            strict=strict,
+            log=lambda text: line.write(text, sys.stdout),
+            progress=steps,
+        )
 
 
 def _demo(args: argparse.Namespace, root: Path, outputs: Path) -> int:
@@ -220,9 +293,11 @@ def _demo(args: argparse.Namespace, root: Path, outputs: Path) -> int:
 
     env = load_environment(args.env, root=root)
     print("Starting the sandbox (the first start backfills 30 days of metrics)...")
-    sandbox.up(env, root=root, log=print)
+    _sandbox_up(sandbox, env, root, args)
     try:
-        daily = argparse.Namespace(env=args.env, parallel=2, outputs_url=args.outputs_url)
+        daily = argparse.Namespace(
+            env=args.env, parallel=2, outputs_url=args.outputs_url, quiet=args.quiet
+        )
         code = _daily(daily, root, outputs)
     finally:
         sandbox.down(env, root=root)

@@ -125,3 +125,13 @@ def test_a_case_is_skipped_with_its_reason(served: PrometheusSource) -> None:
         build_case(results[0].rule, results[0].signal, served)
     with pytest.raises(CaseSkipped, match="annotation template"):
         build_case(results[1].rule, results[1].signal, served)
+
+
+def test_an_annotation_on_a_rounding_edge_is_not_asserted(served: PrometheusSource) -> None:
+    # 10.5 prints as "10" (Go rounds half to even) but a hair above as "11": promtool's own
+    # evaluation of the same value may land either side, so no firing evaluation is tested.
+    end = ORIGIN + HOURS * 3_600_000
+    edge = replace(GAUGE, name="Edge", annotations={"summary": '{{ $value | printf "%.0f" }}'})
+    (result,) = backtest_rules([edge], served, start_ms=ORIGIN, end_ms=end)
+    with pytest.raises(CaseSkipped, match="rounding edge"):
+        build_case(result.rule, result.signal, served)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import bson
 from bson.int64 import Int64
+from hypothesis import strategies as st
 
 from sreworkbook.backups._stream import crc64_xz
 
@@ -108,3 +109,32 @@ def interleaved() -> Builder:
 
 def int32(value: int) -> bytes:
     return struct.pack("<i", value)
+
+
+def mutations(size: int, *, start: int = 0) -> st.SearchStrategy[tuple[str, int, bytes]]:
+    """Byte flips, insertions and deletions at ``start`` or later; truncations anywhere."""
+    return st.one_of(
+        st.tuples(
+            st.just("flip"), st.integers(start, size - 1),
+            st.integers(1, 255).map(lambda b: bytes([b])),
+        ),
+        st.tuples(st.just("truncate"), st.integers(0, size - 1), st.just(b"")),
+        st.tuples(st.just("insert"), st.integers(start, size), st.binary(min_size=1, max_size=40)),
+        st.tuples(
+            st.just("delete"), st.integers(start, size - 1),
+            st.integers(1, 40).map(lambda n: b"\x00" * n),
+        ),
+    )  # fmt: skip
+
+
+def mutate(data: bytes, kind: str, at: int, payload: bytes) -> bytes:
+    """``data`` with one mutation from :func:`mutations` applied."""
+    if kind == "flip":
+        mutated = bytearray(data)
+        mutated[at] ^= payload[0]
+        return bytes(mutated)
+    if kind == "truncate":
+        return data[:at]
+    if kind == "insert":
+        return data[:at] + payload + data[at:]
+    return data[:at] + data[at + len(payload) :]

@@ -1,7 +1,8 @@
 """Real servers and tools for the backup tests: FerretDB, a moto S3 server, mongodump/mongorestore.
 
-A missing FerretDB or moto fails under ``CI=true`` and skips elsewhere. The real mongo-tools
-are looked up in ``.tools/bin`` and on PATH; see :data:`MONGO_TOOLS_REQUIRED_IN_CI`.
+A missing FerretDB, moto or mongo-tools fails under ``CI=true`` and skips elsewhere. The real
+mongo-tools are looked up in ``.tools/bin``, then on PATH (``make mongo-tools`` builds them there
+from the source in ``../shared/third_party``).
 """
 
 from __future__ import annotations
@@ -18,10 +19,6 @@ from support.ci import find_tool
 from support.servers import MongoServer
 
 IN_CI = ci.IN_CI
-#: The Go module proxy reachable from this project's machines refuses
-#: github.com/mongodb/mongo-tools (403 for every version), so `make mongo-tools` cannot build
-#: them here and CI would always fail if they were required. Flip to True where they build.
-MONGO_TOOLS_REQUIRED_IN_CI = False
 
 
 def unavailable(message: str, *, required: bool = True) -> None:
@@ -37,13 +34,12 @@ class MongoTools:
 
 @pytest.fixture(scope="session")
 def mongo_tools() -> MongoTools:
-    """The real mongodump and mongorestore (``.tools/bin`` or PATH)."""
+    """The real mongodump and mongorestore (``.tools/bin``, else PATH); required in CI."""
     dump, restore = find_tool("mongodump"), find_tool("mongorestore")
     if not dump or not restore:
         unavailable(
-            "mongodump/mongorestore not available (`make mongo-tools` builds them where the Go "
-            "module proxy serves github.com/mongodb/mongo-tools)",
-            required=MONGO_TOOLS_REQUIRED_IN_CI,
+            "mongodump/mongorestore not available (`make mongo-tools` builds them from "
+            "../shared/third_party/mongo-tools-*.tar.gz, or install MongoDB's Database Tools)"
         )
     assert dump and restore
     return MongoTools(dump, restore)

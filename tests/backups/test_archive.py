@@ -25,7 +25,7 @@ from sreworkbook.backups.report import Verdict
 from sreworkbook.exceptions import MissingFileError, WorkbookError
 from sreworkbook.results import Status
 
-from ._archives import TERM, Builder, docs, header, int32, interleaved
+from ._archives import TERM, Builder, docs, header, int32, interleaved, mutate, mutations
 
 
 def verify(data: bytes, chunk_size: int = 1 << 20) -> archive_module.ArchiveReport:
@@ -323,44 +323,17 @@ _GZIP = _BASE.gzipped()
 _VERDICTS = set(Verdict)
 
 
-def _mutations(size: int) -> st.SearchStrategy[tuple[str, int, bytes]]:
-    return st.one_of(
-        st.tuples(
-            st.just("flip"), st.integers(0, size - 1), st.integers(1, 255).map(lambda b: bytes([b]))
-        ),
-        st.tuples(st.just("truncate"), st.integers(0, size - 1), st.just(b"")),
-        st.tuples(st.just("insert"), st.integers(0, size), st.binary(min_size=1, max_size=40)),
-        st.tuples(
-            st.just("delete"),
-            st.integers(0, size - 1),
-            st.integers(1, 40).map(lambda n: b"\x00" * n),
-        ),
-    )
-
-
-def _apply(data: bytes, kind: str, at: int, payload: bytes) -> bytes:
-    if kind == "flip":
-        mutated = bytearray(data)
-        mutated[at] ^= payload[0]
-        return bytes(mutated)
-    if kind == "truncate":
-        return data[:at]
-    if kind == "insert":
-        return data[:at] + payload + data[at:]
-    return data[:at] + data[at + len(payload) :]
-
-
 def _in_document(at: int) -> bool:
     return any(start <= at < end for start, end in _BASE.document_spans)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_mutations(len(_PLAIN)), st.sampled_from([5, 64, 1 << 20]))
+@given(mutations(len(_PLAIN)), st.sampled_from([5, 64, 1 << 20]))
 def test_mutations_of_a_plain_archive_are_reported_never_raised(
     mutation: tuple[str, int, bytes], chunk_size: int
 ) -> None:
     kind, at, payload = mutation
-    mutated = _apply(_PLAIN, kind, at, payload)
+    mutated = mutate(_PLAIN, kind, at, payload)
     report = verify(mutated, chunk_size=chunk_size)
     assert report.verdict in _VERDICTS
     if mutated == _PLAIN:
@@ -377,10 +350,10 @@ def test_mutations_of_a_plain_archive_are_reported_never_raised(
 
 
 @settings(max_examples=200, deadline=None)
-@given(_mutations(len(_GZIP)))
+@given(mutations(len(_GZIP)))
 def test_mutations_of_a_gzip_archive_never_raise(mutation: tuple[str, int, bytes]) -> None:
     kind, at, payload = mutation
-    mutated = _apply(_GZIP, kind, at, payload)
+    mutated = mutate(_GZIP, kind, at, payload)
     report = verify(mutated, chunk_size=97)
     assert report.verdict in _VERDICTS
     if kind == "truncate":

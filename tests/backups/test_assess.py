@@ -40,6 +40,8 @@ def test_public_names() -> None:
         "CollectionComparison",
         "DrillResult",
         "Phase",
+        "PhaseFailed",
+        "PhaseLog",
     }
     import sreworkbook.backups as package
 
@@ -90,11 +92,15 @@ def test_a_healthy_local_setup_is_ok(setup: Any, tmp_path: Path) -> None:
     assert view.verification_table(result, problems_only=True).empty
     assert list(view.comparison_table(result.drill)["match"]) == ["yes"]
     assert list(view.phase_table(result.drill)["phase"])[-1] == "cleanup"
-    assert view.findings_table(result.findings()).empty
+    assert list(view.findings_table(result.findings())["title"]) == [
+        f"restore engine: pymongo ({result.drill.tool_version})"
+    ]  # the only finding: which engine and version restored, for the run's record
+    assert result.drill.tool_version.startswith("pymongo 4.")
     assert len(view.size_figure(result).data) == 1
     past = [RunSummary(Status.OK, "x", metrics={"rto_s": 3.0}, finished_at="2026-11-20T03:00:00Z")]
     history = view.rto_history(past, result.drill, now=now)
     assert list(history["status"]) == ["OK", "this run"]
+    assert list(history["engine"]) == ["", result.drill.tool_version]
     assert len(view.rto_figure(history).data) == 1
     assert view.rto_figure(view.rto_history([])).layout.annotations
 

@@ -20,7 +20,7 @@ from .conftest import S3Server
 
 def run(argv: list[str], root: Path) -> tuple[int, str]:
     parser = argparse.ArgumentParser(prog="sreworkbook")
-    register(parser.add_subparsers(dest="command", required=True))
+    register(parser.add_subparsers(dest="command", required=True), record=lambda *_: "")
     args = parser.parse_args(argv)
     out = io.StringIO()
     code: int = args.handler(args, root, root / "outputs", out=out)
@@ -33,7 +33,7 @@ def test_public_names() -> None:
 
 def test_handlers_have_the_run_contract_signature(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
-    register(parser.add_subparsers(dest="command"))
+    register(parser.add_subparsers(dest="command"), record=lambda *_: "")
     args = parser.parse_args(["backups", "verify", "x"])
     assert args.handler is cli_module.verify_command
     assert parser.parse_args(["backups", "list", "--env", "e"]).handler is cli_module.list_command

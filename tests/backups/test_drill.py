@@ -359,14 +359,14 @@ def test_target_limits_are_warnings_and_the_data_still_restores(
     warned = sorted(f.title for f in result.findings if f.severity is Status.WARN)
     assert warned == [
         "active: view not restored (target limit)",
-        "sessions: index seen_ttl not restored (target limit)",
-        "sessions: index user_partial not restored (target limit)",
-        "sessions: index user_sparse not restored (target limit)",
+        "sessions: index seen_ttl built without option expireAfterSeconds (target limit)",
+        "sessions: index user_partial built without option partialFilterExpression (target limit)",
+        "sessions: index user_sparse built without option sparse (target limit)",
     ]
     assert [c.collection for c in result.collections] == ["sessions"]
     assert result.restored_docs == 50
     restore = result.phase("restore")
-    assert restore is not None and "1 indexes" in restore.detail
+    assert restore is not None and "4 indexes" in restore.detail
 
 
 def test_the_s3_copy_is_downloaded_and_drilled(

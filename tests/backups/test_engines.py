@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from sreworkbook.backups import engines as engines_module
 from sreworkbook.backups.archive import read_prelude, verify_archive
 from sreworkbook.backups.engines import (
     MongorestoreEngine,
@@ -78,7 +79,7 @@ def fake_tools(root: Path, *, fail: bool = False) -> Path:
         script.write_text(
             "#!/bin/sh\n"
             f'printf "%s\\n" "$@" > "{root}/{name}.argv"\n'
-            'for a in "$@"; do case "$a" in --config=*) cp "${a#--config=}" '
+            'for a in "$@"; do case "$a" in --config=*) /bin/cp "${a#--config=}" '
             f'"{root}/{name}.config";; --archive=*) out="${{a#--archive=}}";; esac; done\n'
             + (
                 f'echo "Failed: connection to {SECRET_URI} refused" >&2; exit 1\n'
@@ -93,7 +94,10 @@ def fake_tools(root: Path, *, fail: bool = False) -> Path:
     return tools
 
 
-def test_mongorestore_engine_runs_the_tool_with_the_uri_kept_out_of_argv(tmp_path: Path) -> None:
+def test_mongorestore_engine_runs_the_tool_with_the_uri_kept_out_of_argv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))  # PATH comes first: keep it empty
     tools = fake_tools(tmp_path)
     engine = make_engine("auto", client=None, uri=SECRET_URI, root=tmp_path)
     assert isinstance(engine, MongorestoreEngine)
@@ -110,7 +114,10 @@ def test_mongorestore_engine_runs_the_tool_with_the_uri_kept_out_of_argv(tmp_pat
     assert tools.is_dir() and not list(Path("/tmp").glob("sreworkbook-mongorestore-*/tools.yaml"))
 
 
-def test_a_failing_tool_is_a_source_error_with_the_password_masked(tmp_path: Path) -> None:
+def test_a_failing_tool_is_a_source_error_with_the_password_masked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     fake_tools(tmp_path, fail=True)
     engine = make_engine("mongorestore", client=None, uri=SECRET_URI, root=tmp_path)
     archive = tmp_path / "x.archive.gz"
@@ -124,7 +131,7 @@ def test_engine_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     assert isinstance(make_engine("auto", client=None, uri="", root=tmp_path), PymongoEngine)
     assert isinstance(make_engine("pymongo", client=None, uri="", root=tmp_path), PymongoEngine)
-    with pytest.raises(ParameterError, match="make mongo-tools"):
+    with pytest.raises(ParameterError, match="Database Tools, or `make mongo-tools`"):
         make_engine("mongorestore", client=None, uri="", root=tmp_path)
     with pytest.raises(ParameterError, match="did you mean one of: auto, pymongo, mongorestore"):
         make_engine("bsondump", client=None, uri="", root=tmp_path)
@@ -191,23 +198,57 @@ def test_one_engine_restores_what_the_other_dumped(
     mongo_tools: MongoTools, ferretdb: MongoServer, mongo_client: Any, source: str, tmp_path: Path,
     direction: str,
 ) -> None:  # fmt: skip
+    """The real tools and the pymongo engine read each other's archives: same data, same hashes."""
     tools = MongorestoreEngine(
         ferretdb.uri, client=mongo_client, mongodump=mongo_tools.mongodump,
         mongorestore=mongo_tools.mongorestore,
     )  # fmt: skip
-    ours = PymongoEngine(mongo_client)
+    ours = PymongoEngine(mongo_client, batch_docs=300)  # several batches per collection
     dumper, restorer = (tools, ours) if direction.startswith("mongodump") else (ours, tools)
-    archive = dumper.dump(source, tmp_path / "x.archive.gz").path
+    dumped = dumper.dump(source, tmp_path / "x.archive.gz")
+    assert dumped.documents == 2100 and verify_archive(dumped.path).verdict is Verdict.OK
+    header = read_prelude(dumped.path).header
+    writer = "sreworkbook-archive-writer/1" if dumper is ours else "100.18.0"
+    assert header.tool_version.startswith(writer)
+    source_prints = fingerprint_database(mongo_client, source)
+    assert fingerprint_archive(dumped.path) == source_prints
     target = f"{source}_restore_test"
     try:
-        plan = plan_restore(read_prelude(archive), source, target=mongo_client[target],
-                            timeseries=restorer.timeseries)  # fmt: skip
-        restorer.restore(archive, plan, target_db=target)
-        assert fingerprint_database(mongo_client, target) == fingerprint_database(
-            mongo_client, source
-        )
+        plan = plan_restore(read_prelude(dumped.path), source, target=mongo_client[target],
+                            timeseries=restorer.timeseries, tool_ns=restorer.tool_ns)  # fmt: skip
+        outcome = restorer.restore(dumped.path, plan, target_db=target)
+        assert outcome.documents == {"empty": 0, "orders": 2000, "users": 100}
+        assert outcome.indexes_built == 2
+        restored = fingerprint_database(mongo_client, target)
+        assert {n: f.documents for n, f in restored.items()} == {
+            "empty": 0,
+            "orders": 2000,
+            "users": 100,
+        }
+        assert restored == source_prints  # per collection: count and content hash
+        names = {ix["name"]: ix for ix in mongo_client[target].users.list_indexes()}
+        assert set(names) == {"_id_", "email_1"} and names["email_1"].get("unique") is True
+        ns_warnings = sorted(o.collection for o in plan.omissions if o.what == "index option ns")
+        assert ns_warnings == (["orders", "users"] if restorer is tools else [])
     finally:
         mongo_client.drop_database(target)
+    assert fingerprint_database(mongo_client, source) == source_prints  # the source untouched
+
+
+def test_tool_version_reads_the_first_version_line(tmp_path: Path) -> None:
+    fake = tmp_path / "mongorestore"
+    fake.write_text(
+        "#!/bin/sh\necho 'mongorestore version: 100.18.0-8fa3cfc8'\necho 'git version: x'\n"
+    )
+    fake.chmod(0o755)
+    assert engines_module.tool_version(str(fake)) == "100.18.0-8fa3cfc8"
+    assert engines_module.tool_version(str(tmp_path / "missing")) == "unknown"
+
+
+@pytest.mark.integration
+def test_the_built_tools_say_their_version(mongo_tools: MongoTools) -> None:
+    version = engines_module.tool_version(mongo_tools.mongorestore)
+    assert version != "unknown" and version[0].isdigit(), version
 
 
 def test_config_file_is_private(tmp_path: Path) -> None:

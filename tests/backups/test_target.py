@@ -81,19 +81,29 @@ def test_ferretdb_limits_are_found_before_restoring(mongo_client: Any) -> None:
         assert plan.server.startswith("FerretDB ")
         omitted = {(o.collection, o.what): o.reason for o in plan.omissions}
         assert set(omitted) == {
-            ("events", "index at_ttl"),
-            ("events", "index k_partial"),
-            ("events", "index s_sparse"),
+            ("events", "index at_ttl option expireAfterSeconds"),
+            ("events", "index k_partial option partialFilterExpression"),
+            ("events", "index s_sparse option sparse"),
             ("checked", "collection option validator"),
             ("recent", "view"),
             ("metrics", "collection"),
         }
-        assert "expireAfterSeconds" in omitted[("events", "index at_ttl")]
-        assert omitted[("events", "index s_sparse")] == "option(s) sparse accepted but not kept"
+        assert "expireAfterSeconds" in omitted[("events", "index at_ttl option expireAfterSeconds")]
+        assert omitted[("events", "index s_sparse option sparse")] == "accepted but not kept"
         assert "0x" not in omitted[("checked", "collection option validator")]  # no Go pointers
+        titles = [f.title for f in plan.findings()]
+        assert (
+            "events: index at_ttl built without option expireAfterSeconds (target limit)" in titles
+        )
         events = plan.get("events")
-        assert events is not None
-        assert [ix["name"] for ix in events.indexes] == ["u_unique", "a_b"]
+        assert events is not None  # every index is built, without what the target refuses
+        assert [dict(ix) for ix in events.indexes] == [
+            {"v": 2, "key": {"at": 1}, "name": "at_ttl"},
+            {"v": 2, "key": {"k": 1}, "name": "k_partial"},
+            {"v": 2, "key": {"s": 1}, "name": "s_sparse"},
+            {"v": 2, "key": {"u": 1}, "name": "u_unique", "unique": True},
+            {"v": 2, "key": {"a": 1, "b": -1}, "name": "a_b"},
+        ]
         capped = plan.get("capped")
         assert capped is not None and capped.options == {"capped": True, "size": 4096}
         assert plan.indexes_reduced and plan.options_reduced
@@ -101,6 +111,32 @@ def test_ferretdb_limits_are_found_before_restoring(mongo_client: Any) -> None:
         assert scratch.list_collection_names() == []  # the probes are gone
     finally:
         mongo_client.drop_database("probe_restore_test")
+
+
+@pytest.mark.integration
+def test_mongorestores_ns_is_probed_and_named_per_collection(mongo_client: Any) -> None:
+    """FerretDB refuses the ``ns`` that mongorestore adds to every index it creates."""
+    dumps = [
+        CollectionDump("src", "users", indexes=[ID, {"v": 2, "key": {"e": 1}, "name": "e_1"}]),
+        CollectionDump("src", "plain", indexes=[ID]),
+    ]
+    scratch = mongo_client["ns_restore_test"]
+    mongo_client.drop_database("ns_restore_test")
+    try:
+        assert plan_restore(prelude_of(dumps), "src", target=scratch).omissions == ()
+        plan = plan_restore(prelude_of(dumps), "src", target=scratch, tool_ns=True)
+        assert [(o.collection, o.what) for o in plan.omissions] == [("users", "index option ns")]
+        finding = plan.findings()[0]
+        assert (
+            finding.title
+            == "users: index option ns refused by the target, indexes built without it"
+        )
+        assert finding.detail.startswith('Index option "ns" is unknown: ')
+        assert finding.detail.endswith("built by the workbook without it: e_1")
+        assert plan.indexes_reduced and not plan.options_reduced
+        assert scratch.list_collection_names() == []
+    finally:
+        mongo_client.drop_database("ns_restore_test")
 
 
 def test_index_request_and_metadata() -> None:

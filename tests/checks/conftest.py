@@ -51,11 +51,14 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 def https_server(
     tmp_path: Path,
 ) -> Iterator[Callable[[float], tuple[CannedServer, SelfSigned]]]:
-    """A factory: an HTTPS server whose self-signed certificate expires in ``days``."""
+    """A factory: an HTTPS server whose self-signed certificate expires in ``days``, for
+    ``hosts`` (default localhost and 127.0.0.1)."""
     stops: list[Callable[[], None]] = []
 
-    def make(days: float) -> tuple[CannedServer, SelfSigned]:
-        cert = make_certificate(tmp_path, days=days, name=f"cert{len(stops)}")
+    def make(
+        days: float, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")
+    ) -> tuple[CannedServer, SelfSigned]:
+        cert = make_certificate(tmp_path, days=days, name=f"cert{len(stops)}", hosts=hosts)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert.cert_file, cert.key_file)
         canned = start_http({"/health": Route(body={"status": "ok"})}, tls=context)

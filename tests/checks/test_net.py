@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from sreworkbook.checks._net import failure, http_get
+from sreworkbook.checks.net import failure, http_get
 from sreworkbook.exceptions import SourceError, SourceTimeout
 from sreworkbook.results import Status
 from support.http import CannedServer, Route

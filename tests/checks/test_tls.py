@@ -88,6 +88,8 @@ def test_days_left_against_thresholds_when_trusted(
     assert result.status is status
     assert f"expires {cert.not_after:%Y-%m-%d %H:%M} UTC" in result.detail
     assert "subject localhost, issuer localhost" in result.detail
+    assert "names (SAN) localhost, 127.0.0.1: 127.0.0.1 covered" in result.detail
+    assert result.metrics["hostname_covered"] == 1.0
 
 
 def test_thresholds_exactly_at_the_boundary(https_server: MakeHttps) -> None:
@@ -104,6 +106,28 @@ def test_thresholds_exactly_at_the_boundary(https_server: MakeHttps) -> None:
         assert result.status is status, days
     almost = cert.not_after - dt.timedelta(days=7) + dt.timedelta(seconds=1)
     assert check_one(env, cafile=str(cert.cert_file), now=lambda: almost).status is Status.CRIT
+
+
+def test_a_hostname_not_among_the_sans_is_crit_and_says_so(https_server: MakeHttps) -> None:
+    """A certificate for other names, even trusted and far from expiry: clients refuse it."""
+    server, cert = https_server(90, ("api.tradeai.example", "*.tradeai.example"))
+    result = check_one(environment(server.url), cafile=str(cert.cert_file))
+    assert result.status is Status.CRIT
+    assert "names (SAN) api.tradeai.example, *.tradeai.example: 127.0.0.1 NOT covered" in (
+        result.detail
+    )
+    assert result.detail.startswith("verify failed: ")  # ssl's own hostname check agrees
+    assert result.metrics["hostname_covered"] == 0.0
+    assert result.metrics["days_left"] == pytest.approx(90, abs=0.01)
+
+
+def test_the_checked_name_is_found_among_several_sans(https_server: MakeHttps) -> None:
+    """Checked by name (``localhost``), not by address: the detail names that host."""
+    server, cert = https_server(90, ("*.example.net", "localhost"))
+    env = environment(f"https://localhost:{server.port}")
+    result = check_one(env, cafile=str(cert.cert_file))
+    assert result.status is Status.OK, result.detail
+    assert "names (SAN) *.example.net, localhost: localhost covered" in result.detail
 
 
 def test_expired_certificate_is_crit(https_server: MakeHttps) -> None:

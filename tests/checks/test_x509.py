@@ -1,16 +1,18 @@
-"""The minimal DER reader, against certificates made by ``cryptography``."""
+"""The certificate reader (``cryptography.x509``) and hostname coverage by the SANs."""
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
-from sreworkbook.checks._x509 import read_certificate
+from sreworkbook.checks._x509 import covers, read_certificate
 
 
 def make(
@@ -19,13 +21,14 @@ def make(
     subject: list[x509.NameAttribute],
     issuer: list[x509.NameAttribute] | None = None,
     rsa_key: bool = False,
+    sans: list[x509.GeneralName] | None = None,
 ) -> bytes:
     key = (
         rsa.generate_private_key(65537, 2048)
         if rsa_key
         else ec.generate_private_key(ec.SECP256R1())
     )
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name(subject))
         .issuer_name(x509.Name(issuer or subject))
@@ -33,9 +36,11 @@ def make(
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_after - dt.timedelta(days=400))
         .not_valid_after(not_after)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("example.com")]), False)
-        .sign(key, hashes.SHA256())
     )
+    names = [x509.DNSName("example.com")] if sans is None else sans
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), False)
+    cert = builder.sign(key, hashes.SHA256())
     return cert.public_bytes(serialization.Encoding.DER)
 
 
@@ -78,12 +83,65 @@ def test_reads_common_names_with_long_form_lengths() -> None:
     assert (fields.subject, fields.issuer) == ("app.tradeai.example.com", "Ex CA R3")
 
 
-def test_a_name_without_common_name() -> None:
+def test_a_san_only_certificate_shows_its_name_and_sans() -> None:
+    """No CN at all (as many ACME certificates): the whole name and the SANs, never "?"."""
     der = make(
         not_after=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
         subject=[x509.NameAttribute(NameOID.ORGANIZATION_NAME, "No CN Inc")],
+        sans=[x509.DNSName("api.tradeai.example"), x509.DNSName("*.tradeai.example")],
     )
-    assert read_certificate(der).subject == "?"
+    fields = read_certificate(der)
+    assert fields.subject == "O=No CN Inc"
+    assert fields.sans == ("api.tradeai.example", "*.tradeai.example")
+    empty = make(not_after=dt.datetime(2030, 1, 1, tzinfo=dt.UTC), subject=[], sans=[
+        x509.DNSName("only.example")])  # fmt: skip
+    assert read_certificate(empty).subject == "(empty)"
+    assert read_certificate(empty).sans == ("only.example",)
+
+
+def test_a_bmpstring_common_name_is_decoded() -> None:
+    """UTF-16 (BMPString) names, as some enterprise CAs write them: not mangled."""
+    name = "Ünïcødé 証明書 CA"
+    der = make(
+        not_after=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+        subject=[x509.NameAttribute(CN, name, _type=_ASN1Type.BMPString)],
+    )
+    assert name.encode("utf-16-be") in der  # really a BMPString on the wire
+    assert read_certificate(der).subject == name
+
+
+def test_ip_sans_are_listed_as_text() -> None:
+    der = make(
+        not_after=dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+        subject=[x509.NameAttribute(CN, "x")],
+        sans=[
+            x509.DNSName("localhost"),
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            x509.IPAddress(ipaddress.ip_address("::1")),
+        ],
+    )
+    assert read_certificate(der).sans == ("localhost", "127.0.0.1", "::1")
+
+
+@pytest.mark.parametrize(
+    ("sans", "host", "covered"),
+    [
+        (("api.example.com",), "api.example.com", True),
+        (("API.Example.com",), "api.example.COM.", True),  # case and a trailing dot
+        (("*.example.com",), "api.example.com", True),
+        (("*.example.com",), "example.com", False),  # a wildcard needs a label
+        (("*.example.com",), "a.b.example.com", False),  # exactly one label
+        (("api.example.com",), "www.example.com", False),
+        ((), "api.example.com", False),  # no SANs: not covered (the CN is not consulted)
+        (("127.0.0.1",), "127.0.0.1", True),
+        (("127.0.0.1",), "127.0.0.2", False),
+        (("::1",), "::1", True),
+        (("localhost",), "127.0.0.1", False),  # an IP matches IP SANs only
+        (("*.0.0.1",), "127.0.0.1", False),
+    ],
+)
+def test_covers(sans: tuple[str, ...], host: str, covered: bool) -> None:
+    assert covers(sans, host) is covered
 
 
 @pytest.mark.parametrize(

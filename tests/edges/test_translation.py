@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from sreworkbook.checks._net import http_get
+from sreworkbook.checks.net import http_get
 from sreworkbook.config import DatadogConfig, NewRelicConfig
 from sreworkbook.edges import s3
 from sreworkbook.edges.retry import RetryPolicy

@@ -142,3 +142,11 @@ def test_missing_notebook_and_environment(workbook: Path) -> None:
             environ={},
         )
     assert not (workbook / "o").exists()
+
+
+def test_the_kernels_own_stderr_never_reaches_the_terminal(
+    workbook: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    outcome = _run(workbook, mode="noise")
+    assert outcome.summary.status is Status.OK
+    assert "kernel noise" not in capfd.readouterr().err

@@ -99,7 +99,7 @@ def test_backfilled_error_spike_is_visible_through_the_http_api(sandbox: Any) ->
         ' / sum(rate(http_request_duration_seconds_count{route="/api/trades"}[10m]))'
     )
     during = promql(sandbox, query, at=spike.end_s - 60)
-    assert float(during[0]["value"][1]) == pytest.approx(0.12, abs=0.025)
+    assert float(during[0]["value"][1]) == pytest.approx(0.16, abs=0.025)
     before = promql(sandbox, query, at=spike.start_s - 3600)
     assert float(before[0]["value"][1]) < 0.02
 

@@ -48,6 +48,7 @@ def test_run_due_every_minute_for_a_simulated_day(tmp_path: Path) -> None:
         "health-inspection": 96,
         "metrics-dashboard": 1,
         "incident-digest": 1,
+        "nightly-backup": 1,
         "backup-drill": 1,
         "alert-tuning": 1,  # a Monday
     }
@@ -55,6 +56,7 @@ def test_run_due_every_minute_for_a_simulated_day(tmp_path: Path) -> None:
     assert dues == {
         "metrics-dashboard": MONDAY.replace(hour=6),
         "incident-digest": MONDAY.replace(hour=6),
+        "nightly-backup": MONDAY.replace(hour=2),
         "backup-drill": MONDAY.replace(hour=3),
         "alert-tuning": MONDAY.replace(hour=7),
     }
@@ -139,6 +141,7 @@ def test_serve_with_an_injected_clock(tmp_path: Path) -> None:
         "health-inspection": 96,
         "metrics-dashboard": 1,
         "incident-digest": 1,
+        "nightly-backup": 1,
         "backup-drill": 1,
         "alert-tuning": 1,
     }

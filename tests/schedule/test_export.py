@@ -15,6 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from sreworkbook.exceptions import ParameterError
 from sreworkbook.schedule import Schedule, load_schedule, next_after, parse_cron
 from sreworkbook.schedule.export import ExportOptions, export, on_calendar, portable_cron
 from sreworkbook.schedule.export.airflow import dag_id, task_id
@@ -50,15 +51,56 @@ def test_portable_cron(cron: str, expected: str, noted: bool) -> None:
     assert (note is not None) is noted
 
 
-def test_kubernetes_manifests_pass_the_schema(tmp_path: Path) -> None:
-    options = ExportOptions(secret_refs={"health-inspection": ("TRADEAI_MONGO_URI",)})
+def supported_kubernetes() -> list[str]:
+    """The three newest minor releases kubernetes-validate knows (upstream supports three),
+    and the oldest the manifests promise (CronJob ``timeZone`` is GA in 1.27)."""
+    from kubernetes_validate.utils import all_versions
+
+    minors = sorted({tuple(map(int, v.split(".")[:2])) for v in all_versions()})
+    newest = [f"{major}.{minor}.0" for major, minor in minors[-3:]]
+    return [KUBERNETES_VERSION, *newest]
+
+
+def k8s_export(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sreworkbook.schedule", "--root", str(ROOT), "export",
+         "--format", "k8s", "--out", str(tmp_path), *args],
+        capture_output=True, text=True, timeout=120,
+        env={**{k: v for k, v in os.environ.items() if k != "SREWORKBOOK_IMAGE"}, **(env or {})},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("version", supported_kubernetes())
+def test_kubernetes_manifests_pass_kubernetes_validate_strict(tmp_path: Path, version: str) -> None:
+    done = k8s_export(tmp_path)
+    assert done.returncode == 0, done.stderr
+    files = sorted(str(p) for p in tmp_path.iterdir())
+    assert len(files) == len(shipped().jobs) + 1
+    checked = subprocess.run(
+        [str(Path(sys.executable).parent / "kubernetes-validate"), "--strict", "-k", version,
+         *files], capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count("passed") == len(files)
+
+
+def test_kubernetes_cronjobs_run_the_image_with_configmap_secret_and_resources(
+    tmp_path: Path,
+) -> None:
+    options = ExportOptions(
+        secret_refs={"health-inspection": ("TRADEAI_MONGO_URI",)},
+        parameter_files={"schedule.yaml": "jobs: []\n", "prod.yaml": "mongodb: {uri: '${X}'}\n"},
+    )
     files = export(shipped(), "k8s", tmp_path, options)
-    assert sorted(f.name for f in files) == [
+    assert sorted(f.name for f in files) == ["configmap-parameters.yaml"] + [
         f"cronjob-{job.name}.yaml" for job in sorted(shipped().jobs, key=lambda j: j.name)
     ]
     for path in files:
-        manifest = yaml.safe_load(path.read_text())
-        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+        kubernetes_validate.validate(
+            yaml.safe_load(path.read_text()), KUBERNETES_VERSION, strict=True
+        )
     health = yaml.safe_load((tmp_path / "cronjob-health-inspection.yaml").read_text())
     spec = health["spec"]
     assert spec["schedule"] == "*/15 * * * *"
@@ -66,26 +108,124 @@ def test_kubernetes_manifests_pass_the_schema(tmp_path: Path) -> None:
     assert spec["startingDeadlineSeconds"] == 300
     assert spec["successfulJobsHistoryLimit"] == 3 and spec["failedJobsHistoryLimit"] == 5
     job = shipped().get("health-inspection")
+    # 300 s per attempt, 3 attempts, backoffs 30 + 60 s, and 120 s for the pod itself.
+    assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 300 * 3 + 30 + 60 + 120
     assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] == int(job.worst_case_s()) + 120
-    container = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == shipped().image == "localhost/sreworkbook:0.1.0"
     assert container["command"][-3:] == ["schedule", "run", "health-inspection"]
     assert {"name": "TRADEAI_MONGO_URI", "valueFrom": {"secretKeyRef": {
         "name": "sreworkbook-secrets", "key": "TRADEAI_MONGO_URI"}}} in container["env"]  # fmt: skip
     assert container["envFrom"] == [
         {"secretRef": {"name": "sreworkbook-secrets", "optional": True}}
     ]
-    volumes = spec["jobTemplate"]["spec"]["template"]["spec"]["volumes"]
-    assert volumes == [{"name": "outputs", "persistentVolumeClaim": {"claimName": "sreworkbook-outputs"}}]  # fmt: skip
+    assert container["resources"] == {
+        "requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}}  # fmt: skip
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["parameters"] == {
+        "name": "parameters", "mountPath": "/opt/sreworkbook/parameters", "readOnly": True}  # fmt: skip
+    assert mounts["outputs"]["mountPath"] == "/opt/sreworkbook/outputs"
+    assert {"name": "SREWORKBOOK_OUTPUTS", "value": "/opt/sreworkbook/outputs"} in container["env"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["parameters"]["configMap"] == {"name": "sreworkbook-parameters"}
+    assert volumes["outputs"]["persistentVolumeClaim"] == {"claimName": "sreworkbook-outputs"}
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    drill = yaml.safe_load((tmp_path / "cronjob-backup-drill.yaml").read_text())
+    (drill_container,) = drill["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert drill_container["resources"]["limits"] == {"memory": "4Gi"}  # its own, from the file
+    configmap = yaml.safe_load((tmp_path / "configmap-parameters.yaml").read_text())
+    assert (
+        configmap["kind"] == "ConfigMap"
+        and configmap["metadata"]["name"] == "sreworkbook-parameters"
+    )
+    assert configmap["data"] == {
+        "prod.yaml": "mongodb: {uri: '${X}'}\n",
+        "schedule.yaml": "jobs: []\n",
+    }
 
 
-def test_a_broken_manifest_is_refused_by_the_schema() -> None:
-    """The validator is not a rubber stamp."""
-    manifest, _ = __import__(
-        "sreworkbook.schedule.export.kubernetes", fromlist=["cronjob_manifest"]
-    ).cronjob_manifest(shipped().jobs[0], ExportOptions())
-    manifest["spec"]["concurrencyPolicy"] = 1
-    with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+def test_the_shipped_configmap_holds_the_parameter_files_as_they_are(tmp_path: Path) -> None:
+    assert k8s_export(tmp_path).returncode == 0
+    configmap = yaml.safe_load((tmp_path / "configmap-parameters.yaml").read_text())
+    on_disk = {p.name: p.read_text() for p in (ROOT / "parameters").glob("*.yaml")}
+    assert configmap["data"] == on_disk
+
+
+def test_the_image_comes_from_the_environment_or_the_option(tmp_path: Path) -> None:
+    def image(*args: str, env: dict[str, str] | None = None) -> str:
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        done = k8s_export(out, *args, env=env)
+        assert done.returncode == 0, done.stderr
+        manifest = yaml.safe_load((out / "cronjob-health-inspection.yaml").read_text())
+        return str(
+            manifest["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["image"]
+        )
+
+    assert image() == "localhost/sreworkbook:0.1.0"
+    assert (
+        image(env={"SREWORKBOOK_IMAGE": "registry.example/sre/wb:1.2"})
+        == "registry.example/sre/wb:1.2"
+    )
+    assert (
+        image("--image", "r.example/wb:9", env={"SREWORKBOOK_IMAGE": "x/y:1"}) == "r.example/wb:9"
+    )
+
+
+def test_no_image_anywhere_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="no container image"):
+        export(Schedule(jobs=shipped().jobs), "k8s", tmp_path, ExportOptions())
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("mongodb: {uri: 'mongodb://app:s3cret@db:27017/'}\n", "mongodb.uri"),
+        ("notifications: {email: {password: hunter22}}\n", "notifications.email.password"),
+        ("service: {headers: {Authorization: Bearer abc.def}}\n", "service.headers.Authorization"),
+        ("metrics: {datadog: {api_key: 0123abcd}}\n", "metrics.datadog.api_key"),
+    ],
+)
+def test_a_literal_secret_never_reaches_the_configmap(tmp_path: Path, text: str, key: str) -> None:
+    options = ExportOptions(parameter_files={"prod.yaml": text})
+    with pytest.raises(ParameterError, match=f"literal secret at {re.escape(key)}") as caught:
+        export(shipped(), "k8s", tmp_path, options)
+    assert caught.value.source == "prod.yaml"
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mongodb: {uri: '${TRADEAI_MONGO_URI}'}\n",
+        "mongodb: {uri: 'mongodb://app:${MONGO_PASSWORD}@db:27017/'}\n",
+        "service: {headers: {Authorization: 'Bearer ${TOKEN}'}}\n",
+        "notifications: {pagerduty: {routing_key: sandbox-key}}\nsandbox: {data_dir: .sandbox}\n",
+    ],
+)
+def test_references_and_the_sandbox_fake_keys_are_accepted(tmp_path: Path, text: str) -> None:
+    export(shipped(), "k8s", tmp_path, ExportOptions(parameter_files={"p.yaml": text}))
+    configmap = yaml.safe_load((tmp_path / "configmap-parameters.yaml").read_text())
+    assert configmap["data"] == {"p.yaml": text}
+
+
+def test_a_literal_secret_in_a_parameter_file_fails_the_export_command(tmp_path: Path) -> None:
+    root = tmp_path / "wb"
+    shutil.copytree(ROOT / "parameters", root / "parameters")
+    (root / "notebooks").mkdir()
+    (root / "parameters" / "prod.yaml").write_text(
+        "name: prod\nredis: {url: 'redis://:s3cretpw@cache:6379/0'}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "sreworkbook.schedule", "--root", str(root), "export",
+         "--format", "k8s", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 64, done.stderr
+    assert "prod.yaml: holds a literal secret at redis.url" in done.stderr
+    assert "s3cretpw" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
 
 
 def test_crontab_lines_round_trip(tmp_path: Path) -> None:
@@ -215,7 +355,8 @@ def test_airflow_dagbag_loads_the_dag_file(tmp_path: Path, airflow_python: Path)
         assert task["retries"] == job.retries
         assert task["timeout_s"] == job.timeout_s
         assert task["retry_delay_s"] == job.backoff_s
-        assert f" run {job.notebook} --env {job.env}" in task["bash_command"]
+        command = " backups take" if job.command == "backups-take" else f" run {job.notebook}"
+        assert f"{command} --env {job.env}" in task["bash_command"]
 
 
 @pytest.mark.parametrize("fmt", ["cron", "systemd", "k8s", "airflow"])

@@ -21,6 +21,7 @@ def test_shipped_schedule_is_valid_and_has_the_defaults() -> None:
         "health-inspection": ("health_inspection", "*/15 * * * *"),
         "metrics-dashboard": ("metrics_dashboard", "0 6 * * *"),
         "incident-digest": ("incident_explorer", "0 6 * * *"),
+        "nightly-backup": ("backups_take", "0 2 * * *"),
         "backup-drill": ("backup_restore_drill", "0 3 * * *"),
         "alert-tuning": ("alert_tuning", "0 7 * * mon"),
     }
@@ -32,6 +33,29 @@ def test_shipped_schedule_is_valid_and_has_the_defaults() -> None:
     ]
     # The drill runs after the seed's 02:00 nightly backup.
     assert schedule.get("backup-drill").expr.hours == (3,)
+    nightly = schedule.get("nightly-backup")
+    assert nightly.command == "backups-take" and nightly.expr.hours == (2,)
+    assert nightly.run_arguments() == ["backups", "take", "--env", "sandbox", "--no-notify"]
+
+
+def test_a_backups_take_job() -> None:
+    job = Job(name="b", command="backups-take", cron="0 2 * * *", parameters={"engine": "pymongo"})
+    assert job.notebook == job.notebook_stem == "backups_take"  # its name in the ledger
+    assert job.run_arguments(env="prod") == [
+        "backups", "take", "--env", "prod", "--engine", "pymongo", "--no-notify",
+    ]  # fmt: skip
+    refused = {
+        "runs no notebook": {"notebook": "health_inspection"},
+        "takes only engine as parameters, not verify": {"parameters": {"verify": True}},
+        "has no cells": {"cell_timeout_s": 30},
+    }
+    for message, extra in refused.items():
+        with pytest.raises(ValueError, match=message):
+            Job.model_validate({"name": "b", "command": "backups-take", "cron": "@daily", **extra})
+    with pytest.raises(ValueError, match="a notebook job needs notebook: NAME"):
+        Job.model_validate({"name": "n", "cron": "@daily"})
+    with pytest.raises(ValueError, match="command"):
+        Job.model_validate({"name": "n", "command": "backups-restore", "cron": "@daily"})
 
 
 def test_job_defaults_and_derived_values() -> None:
@@ -123,3 +147,34 @@ def test_bad_cron_exits_64_naming_the_job(
     assert "jobs.1.cron" in done.stderr
     assert "'broken'" in done.stderr
     assert "minute: 61 is out of range 0-59" in done.stderr
+
+
+def test_image_and_resources_default_and_per_job(tmp_path: Path) -> None:
+    schedule = load_schedule(ROOT / "parameters" / "schedule.yaml")
+    assert schedule.image == "localhost/sreworkbook:0.1.0"
+    assert schedule.resources_of(schedule.get("health-inspection")).memory_limit == "2Gi"
+    assert schedule.resources_of(schedule.get("backup-drill")).memory_limit == "4Gi"
+    bare = Schedule(jobs=[Job(name="a", notebook="n", cron="@daily")])
+    assert bare.image is None and bare.resources_of(bare.jobs[0]).cpu == "250m"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "resources: {memory: 2GB}\njobs: []\n",
+            "resources.memory: '2GB' is not a Kubernetes quantity",
+        ),
+        (
+            "jobs:\n  - {name: a, notebook: n, cron: '@daily', resources: {cpu: lots}}\n",
+            "jobs.0.resources.cpu: 'lots' is not a Kubernetes quantity (e.g. 250m, 1, 512Mi, 2Gi) (job 'a')",
+        ),
+        ("image: 3\njobs: []\n", "image:"),
+    ],
+)
+def test_bad_resources_or_image_name_the_key(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "schedule.yaml"
+    path.write_text(body)
+    with pytest.raises(ParameterError) as caught:
+        load_schedule(path)
+    assert message in str(caught.value)

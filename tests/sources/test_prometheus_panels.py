@@ -2,7 +2,7 @@
 
 Truth comes from two places: the raw cumulative samples Prometheus stores (read back with
 instant queries at sample timestamps, no functions applied), through our own
-``histogram_quantile``; and the incidents the sandbox planted (a 12 % error spike on
+``histogram_quantile``; and the incidents the sandbox planted (a 16 % error spike on
 /api/trades, a p95 of about 3.5 s).
 """
 
@@ -95,7 +95,7 @@ def test_error_spike_is_12_percent_on_trades(backend: PrometheusBackend, sandbox
         f' / sum(increase(http_request_duration_seconds_count{{job="{backend.job}",route="/api/trades"}}[20m]))',
         at=end,
     )["value"].iloc[0]
-    assert 0.10 < ratio < 0.14
+    assert 0.14 < ratio < 0.18
     overall = backend.overall("error_rate", start, end)
     assert overall is not None and overall > 0.05  # over all routes: the seed's 5 % alert fires
 

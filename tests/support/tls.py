@@ -7,6 +7,7 @@ import ipaddress
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["SelfSigned", "make_certificate"]
 
@@ -28,8 +29,14 @@ class SelfSigned:
         return ssl.create_default_context(cafile=str(self.cert_file))
 
 
-def make_certificate(folder: Path, *, days: float, name: str = "cert") -> SelfSigned:
-    """A self-signed certificate for localhost/127.0.0.1 expiring ``days`` from now."""
+def make_certificate(
+    folder: Path,
+    *,
+    days: float,
+    name: str = "cert",
+    hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
+) -> SelfSigned:
+    """A self-signed certificate for ``hosts`` (its SANs) expiring ``days`` from now."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -48,9 +55,7 @@ def make_certificate(folder: Path, *, days: float, name: str = "cert") -> SelfSi
         .not_valid_before(min(now, not_after) - dt.timedelta(days=30))
         .not_valid_after(not_after)
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([_general_name(host) for host in hosts]),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -66,3 +71,12 @@ def make_certificate(folder: Path, *, days: float, name: str = "cert") -> SelfSi
         )
     )
     return SelfSigned(cert_file, key_file, not_after)
+
+
+def _general_name(host: str) -> Any:
+    from cryptography import x509
+
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)

@@ -6,13 +6,14 @@ writer        write the same archive format with pymongo alone
 manifest      NAME.manifest.json beside a verified archive, so it is not read twice
 verification  verify every copy of an inventory (local manifests, S3 manifest cache)
 s3            boto3 client, s3:// URLs, listing, streaming reads and downloads
-engines       dump/restore: pure pymongo, or the real mongodump/mongorestore
-target        what the restore target can hold (probed), the restore plan
+engines       dump/restore: pure pymongo, or the real mongodump/mongorestore (and their versions)
+target        what the restore target can hold (probed, mongorestore's "ns" too), the restore plan
 fingerprint   order-free content hashes of collections, in archives and databases
 drill         the restore drill into a scratch database; drill_report its typed result
 assess        inventory + verification + policy + drill, for the notebook; view draws it
+take          the nightly backup: dump, verify, keep with its manifest, upload, prune
 runbook       the backup-failure runbook's steps
-cli           ``sreworkbook backups verify|list``
+cli           ``sreworkbook backups verify|list|take``
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from sreworkbook.backups.report import (
     Prelude,
     Verdict,
 )
+from sreworkbook.backups.take import TakeResult, take_backup
 from sreworkbook.backups.target import RestorePlan, plan_restore
 from sreworkbook.backups.verification import VerificationSummary, verify_inventory
 from sreworkbook.backups.writer import CollectionDump, WriteResult, dump_database, write_archive
@@ -85,6 +87,7 @@ __all__ = [
     "PymongoEngine",
     "RestoreOutcome",
     "RestorePlan",
+    "TakeResult",
     "Tier",
     "Verdict",
     "VerificationSummary",
@@ -106,6 +109,7 @@ __all__ = [
     "read_prelude",
     "run_drill",
     "select_backup",
+    "take_backup",
     "verify_archive",
     "verify_cached",
     "verify_inventory",

@@ -95,12 +95,32 @@ class Namespace:
         )
 
 
+#: A block header exactly as mongodump writes it: these fields, these types, in this order.
+_HEADER_FIELDS = ("db", "collection", "EOF", "CRC")
+
+
+def _header_oddity(doc: Mapping[str, Any], eof: bool, crc: int) -> str:
+    """What differs from mongodump's own block header (harmless to a restore), or ``""``."""
+    if tuple(doc) != _HEADER_FIELDS:
+        return f"fields {list(doc)}"
+    if type(doc["EOF"]) is not bool or isinstance(doc["CRC"], bool):
+        return f"types {type(doc['EOF']).__name__}/{type(doc['CRC']).__name__}"
+    if not eof and crc:
+        return f"a data block carrying CRC {crc}"
+    return ""
+
+
 @dataclass
 class Parser:
-    """Reads one archive front to back; fatal problems raise :class:`Stop`."""
+    """Reads one archive front to back; fatal problems raise :class:`Stop`.
+
+    Block headers that are not exactly what mongodump writes, yet readable, are noted in
+    ``odd_headers`` (``(namespace, what)``): the data may be intact, but the file was altered.
+    """
 
     source: ByteSource
     cursor: Cursor = field(init=False)
+    odd_headers: list[tuple[str, str]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.cursor = Cursor(self.source.chunks())
@@ -193,6 +213,8 @@ class Parser:
             raise Stop(Verdict.CORRUPT, "block header without a namespace", repr(doc)[:200])
         if not isinstance(eof or False, bool) or not isinstance(crc or 0, int):
             raise Stop(Verdict.CORRUPT, "block header with bad EOF or CRC", repr(doc)[:200])
+        if what := _header_oddity(doc, bool(eof), int(crc or 0)):
+            self.odd_headers.append((f"{db}.{collection}", what))
         return db, collection, bool(eof), int(crc or 0)
 
     def documents(

@@ -133,6 +133,18 @@ class _Verification:
                     f"{db}.{collection}: CRC mismatch",
                     f"archive says {crc}, documents give {to_signed64(ns.crc)}",
                 )
+        if parser.odd_headers:
+            where, what = parser.odd_headers[0]
+            more = (
+                f" (and {len(parser.odd_headers) - 1} more)" if len(parser.odd_headers) > 1 else ""
+            )
+            self.findings.append(
+                Finding(
+                    Status.WARN,
+                    "block headers not as mongodump writes them: the file was altered",
+                    f"{where}: {what}{more}",
+                )
+            )
         source = parser.source
         if source.error:
             self.problem(Verdict.CORRUPT, "gzip stream is corrupt", source.error)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sreworkbook.backups.drill import DrillOptions, run_drill, select_backup
 from sreworkbook.backups.drill_report import DrillResult
-from sreworkbook.backups.engines import Engine, make_engine
+from sreworkbook.backups.engines import Engine, make_engine, open_client
 from sreworkbook.backups.inventory import Inventory, PolicyReport, collect, evaluate_policy
 from sreworkbook.backups.s3 import client_for
 from sreworkbook.backups.verification import (
@@ -45,13 +45,16 @@ class BackupAssessment:
     now: dt.datetime
 
     def findings(self) -> tuple[Finding, ...]:
-        """The drill's first, then listing problems, verification and policy."""
+        """The drill's first, then listing problems, verification and policy; last, which
+        engine and tool version restored (an OK line, so that the run records it)."""
         drill = self.drill.findings if self.drill else ()
+        engine = (self.drill.engine_finding(),) if self.drill and self.drill.restored else ()
         return (
             *drill,
             *self.listing_findings,
             *self.verification.findings(),
             *self.policy.findings,
+            *engine,
         )
 
     @property
@@ -70,7 +73,7 @@ class BackupAssessment:
             verdict = drill.verification.verdict.value
             parts.append("verified" if verdict == "ok" else verdict.upper())
         if drill is not None:
-            parts.append(drill.summary())
+            parts.append(drill.summary() + (f" by {drill.engine}" if drill.succeeded else ""))
         return f"{', '.join(parts)}: {self.status.value}"
 
     def metrics(self) -> dict[str, float]:
@@ -187,11 +190,7 @@ def _drill(
     uri = environment.secret(environment.mongodb.uri, environ, key="mongodb.uri")
     owned = client is None
     if client is None:
-        import pymongo
-
-        client = pymongo.MongoClient(
-            uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, socketTimeoutMS=600_000
-        )
+        client = open_client(uri)
     try:
         chosen = restore_engine or make_engine(engine, client=client, uri=uri, root=root)
         return run_drill(

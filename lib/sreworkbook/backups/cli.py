@@ -1,8 +1,10 @@
-"""``sreworkbook backups verify|list``: archive verification and the backup inventory, from a shell.
+"""``sreworkbook backups verify|list|take``: archives, the inventory and the nightly backup.
 
 ``register(subparsers)`` adds the ``backups`` command; each subcommand sets ``handler`` with the
 signature ``(args, root, outputs) -> exit code``. ``verify`` exits 0 only for an ``ok``
-archive, 1 otherwise and 64 for a missing file; ``list`` exits by the policy's status.
+archive, 1 otherwise and 64 for a missing file; ``list`` exits by the policy's status;
+``take`` (:mod:`sreworkbook.backups.take`) exits 0 for a backup kept, verified and uploaded,
+1 otherwise (and then notifies the environment's channels unless ``--no-notify``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,16 +24,24 @@ from sreworkbook.backups.inventory import Tier, collect, evaluate_policy
 from sreworkbook.backups.manifest import load_manifest, verify_cached
 from sreworkbook.backups.report import ArchiveReport, Verdict
 from sreworkbook.backups.s3 import client_for, make_client, open_object
-from sreworkbook.config import load_environment
+from sreworkbook.backups.take import DUMP_ENGINES, TakeResult, take_backup
+from sreworkbook.config import Environment, load_environment
 from sreworkbook.exceptions import MissingFileError, ParameterError
+from sreworkbook.results import RunSummary, Status
 
-__all__ = ["EXIT_BAD_INPUT", "list_command", "register", "verify_command"]
+__all__ = ["EXIT_BAD_INPUT", "list_command", "register", "take_command", "verify_command"]
 
 EXIT_BAD_INPUT = 64
 
 
-def register(subparsers: Any) -> None:
-    """Add ``backups verify`` and ``backups list`` to an argparse subparsers object."""
+#: Records a run that wrote no report (``backups take``) in the outputs root and rebuilds the
+#: index: ``record(summary, where, root)`` returns a note, empty when it worked. The main
+#: command passes it in; the outputs root and the schedule live above this package.
+Record = Callable[[RunSummary, str, Path], str]
+
+
+def register(subparsers: Any, *, record: Record) -> None:
+    """Add ``backups verify``, ``list`` and ``take`` to an argparse subparsers object."""
     backups = subparsers.add_parser("backups", help="verify archives and list backups")
     sub = backups.add_subparsers(dest="backups_command", required=True)
 
@@ -46,6 +58,25 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--env", default="sandbox", help="environment name or parameter file")
     listing.add_argument("--json", action="store_true", help="print one JSON object")
     listing.set_defaults(handler=list_command)
+
+    take = sub.add_parser(
+        "take",
+        help="the nightly backup: dump, verify, keep, upload to S3, prune local copies",
+        description="mongodump --gzip --archive of the environment's database (or the pymongo "
+        "engine where the tool is absent) into backups.local_dir; only a verified archive is "
+        "kept (with NAME.manifest.json beside it), uploaded to backups.s3, and followed by "
+        "pruning local copies older than backups.local_retention_days. The run is recorded in "
+        "the outputs ledger. Exit 0 when all of it worked, 1 otherwise.",
+    )
+    take.add_argument("--env", default="sandbox", help="environment name or parameter file")
+    take.add_argument(
+        "--engine", default="auto", choices=DUMP_ENGINES, help="auto: mongodump when found"
+    )
+    take.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    take.add_argument(
+        "--no-notify", action="store_true", help="no notification on failure (the scheduler's)"
+    )
+    take.set_defaults(handler=partial(take_command, record=record))
 
 
 def _s3_client(args: argparse.Namespace, root: Path) -> Any:
@@ -167,3 +198,61 @@ def list_command(
         file=out,
     )
     return status.exit_code
+
+
+def take_command(
+    args: argparse.Namespace,
+    root: Path,
+    outputs: Path,
+    *,
+    record: Record,
+    out: TextIO | None = None,
+) -> int:
+    """Take one backup of ``--env``; record it in the ledger; notify on failure."""
+    import secrets
+
+    out = out or sys.stdout
+    env = load_environment(args.env, root=root)
+    started = dt.datetime.now(dt.UTC)
+    result = take_backup(env, environ=os.environ, root=root, now=started, engine=args.engine)
+    finished = dt.datetime.now(dt.UTC)
+    summary = result.run_summary(
+        env=env.name, started=started, finished=finished, token=secrets.token_hex(3),
+        engine=args.engine,
+    )  # fmt: skip
+    where = getattr(args, "outputs_url", str(outputs))
+    notes = [record(summary, where, root)]
+    if summary.status.rank >= Status.CRIT.rank and not args.no_notify:
+        notes.append(_notify(env, summary, where))
+    if args.json:
+        print(json.dumps(summary.to_dict()), file=out)
+    else:
+        _print_take(result, out)
+    for note in notes:
+        if note:
+            print(f"sreworkbook: {note}", file=sys.stderr)
+    return summary.status.exit_code
+
+
+def _print_take(result: TakeResult, out: TextIO) -> None:
+    for p in result.phases:
+        print(f"{p.name:<7} {p.seconds:8.2f} s  {p.status.value:<4} {p.detail}", file=out)
+    for f in result.findings:
+        print(f"  {f.severity.value:<4} {f.title}{' — ' + f.detail if f.detail else ''}", file=out)
+    if result.pruned:
+        print(f"pruned: {', '.join(result.pruned)}", file=out)
+    print(f"{result.status.value}  {result.headline()}", file=out)
+
+
+def _notify(env: Environment, summary: RunSummary, where: str) -> str:
+    """Tell the environment's channels that the backup failed; a note saying how it went."""
+    from sreworkbook.notify import Notification, notifiers_for, notify_all
+
+    notifiers = notifiers_for(env.notifications, os.environ)
+    if not notifiers:
+        return f"backup failed and environment {env.name} configures no notification channel"
+    index = where.rstrip("/") + "/index.html"
+    url = index if "://" in index else Path(index).resolve().as_uri()
+    deliveries = notify_all(notifiers, Notification.from_summary(summary, url))
+    failed = [f"{d.notifier}: {d.detail}" for d in deliveries if not d.ok]
+    return "notification failed: " + "; ".join(failed) if failed else ""

@@ -14,17 +14,22 @@ it. Only the scratch database is ever written to or dropped.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sreworkbook.backups.archive import read_prelude, verify_archive
-from sreworkbook.backups.drill_report import CollectionComparison, DrillResult, Phase
+from sreworkbook.backups.drill_report import (
+    CollectionComparison,
+    DrillResult,
+    Phase,
+    PhaseFailed,
+    PhaseLog,
+)
 from sreworkbook.backups.engines import Engine
 from sreworkbook.backups.fingerprint import Fingerprint, fingerprint_archive, fingerprint_database
 from sreworkbook.backups.inventory import BackupObject, Inventory, Tier
@@ -32,7 +37,7 @@ from sreworkbook.backups.report import ArchiveReport, Verdict
 from sreworkbook.backups.s3 import download
 from sreworkbook.backups.target import RestorePlan, describe_server, plan_restore
 from sreworkbook.config import BackupsConfig
-from sreworkbook.exceptions import ArchiveError, ParameterError, SourceError, WorkbookError
+from sreworkbook.exceptions import ArchiveError, ParameterError, SourceError
 from sreworkbook.results import Finding, Status
 
 __all__ = ["PROTECTED_DATABASES", "DrillOptions", "check_scratch", "run_drill", "select_backup"]
@@ -108,30 +113,11 @@ def select_backup(
     return next((o for o in same if o.tier is Tier.S3), same[0])
 
 
-class _Abort(Exception):
-    """A phase failed: the drill stops (internal)."""
-
-
 @dataclass
-class _Run:
-    """The drill's running record: phases, findings, comparisons."""
+class _Run(PhaseLog):
+    """The drill's running record: phases, findings, notes, and the verification report."""
 
-    clock: Callable[[], float]
-    phases: list[Phase] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    notes: dict[str, str] = field(default_factory=dict)
     report: ArchiveReport | None = None
-
-    @contextlib.contextmanager
-    def phase(self, name: str, failure: str) -> Iterator[None]:
-        began = self.clock()
-        try:
-            yield
-        except (WorkbookError, OSError) as exc:
-            self.phases.append(Phase(name, self.clock() - began, Status.CRIT, str(exc)))
-            self.findings.append(Finding(Status.CRIT, failure, str(exc)))
-            raise _Abort from exc
-        self.phases.append(Phase(name, self.clock() - began, Status.OK, self.notes.get(name, "")))
 
 
 def _fetch(backup: BackupObject, folder: Path, s3_client: Any) -> Path:
@@ -243,7 +229,13 @@ def run_drill(
     exceptions; an unknown backup name or tier raises :class:`ParameterError`.
     """
     backup = select_backup(inventory, name=options.backup, tier=options.tier)
-    result = DrillResult(backup, engine.name, options.source_database, options.scratch_database)
+    result = DrillResult(
+        backup,
+        engine.name,
+        options.source_database,
+        options.scratch_database,
+        tool_version=engine.version,
+    )
     if backup is None:
         return _with(result, findings=(Finding(Status.CRIT, "no backup to restore"),))
     try:
@@ -264,7 +256,7 @@ def run_drill(
                 pattern=options.scratch_pattern,
                 protected=held | {source_db, options.source_database},
             )
-        except _Abort:
+        except PhaseFailed:
             return _with(result, phases=tuple(run.phases), findings=tuple(run.findings),
                          verification=run.report)  # fmt: skip
         except (ParameterError, ArchiveError) as exc:
@@ -275,7 +267,7 @@ def run_drill(
 
 
 def _fetch_and_verify(run: _Run, backup: BackupObject, folder: Path, s3_client: Any) -> Path:
-    """Download (from S3) and verify; a failure is recorded and raises :class:`_Abort`."""
+    """Download (from S3) and verify; a failure is recorded and raises :class:`PhaseFailed`."""
     with run.phase("download", "backup could not be downloaded"):
         path = _fetch(backup, folder, s3_client)
         run.notes["download"] = f"{path.stat().st_size:,} bytes" + (
@@ -325,18 +317,18 @@ def _own_and_restore(
             server = describe_server(client)
             plan = plan_restore(
                 read_prelude(path), source_db, target=client[scratch],
-                timeseries=engine.timeseries, server=server,
+                timeseries=engine.timeseries, tool_ns=engine.tool_ns, server=server,
             )  # fmt: skip
             run.findings.extend(plan.findings())
             outcome = engine.restore(path, plan, target_db=scratch)
             run.findings.extend(outcome.findings)
             run.notes["restore"] = (
                 f"{outcome.total_documents:,} documents, {outcome.indexes_built} indexes "
-                f"({engine.name}, {server})"
+                f"(of which {outcome.index_seconds:.1f} s) with {engine.version} into {server}"
             )
         with run.phase("compare", "restored data could not be compared"):
             comparisons = _compare(run, path, plan, client, options)
-    except _Abort:
+    except PhaseFailed:
         pass
     except PyMongoError as exc:
         run.findings.append(Finding(Status.CRIT, "restore target failed", str(exc)[:300]))

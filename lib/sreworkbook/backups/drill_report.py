@@ -1,17 +1,25 @@
-"""Typed results of a restore drill: timed phases, per-collection comparison, the verdict."""
+"""Typed results of a restore drill: timed phases, per-collection comparison, the verdict.
+
+:class:`PhaseLog` is the running record both the drill and ``backups take`` keep: each
+``with log.phase(name, failure):`` is timed; a workbook error or ``OSError`` inside it becomes a
+CRIT phase and finding, and :class:`PhaseFailed` stops the run.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import html
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from sreworkbook.backups.fingerprint import Fingerprint
 from sreworkbook.backups.inventory import BackupObject
 from sreworkbook.backups.report import ArchiveReport
+from sreworkbook.exceptions import WorkbookError
 from sreworkbook.results import Finding, Status, worst
 
-__all__ = ["RTO_PHASES", "CollectionComparison", "DrillResult", "Phase"]
+__all__ = ["RTO_PHASES", "CollectionComparison", "DrillResult", "Phase", "PhaseFailed", "PhaseLog"]
 
 #: The phases whose time adds up to the recovery time (cleanup is the drill's own business).
 RTO_PHASES = ("download", "verify", "restore", "compare")
@@ -25,6 +33,32 @@ class Phase:
     seconds: float
     status: Status
     detail: str = ""
+
+
+class PhaseFailed(Exception):
+    """A phase failed and was recorded: the run stops."""
+
+
+@dataclass
+class PhaseLog:
+    """Timed phases, findings and each phase's note, as a run goes."""
+
+    clock: Callable[[], float]
+    phases: list[Phase] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def phase(self, name: str, failure: str) -> Iterator[None]:
+        """Time ``name``; a failure inside is recorded (CRIT ``failure``) and raises PhaseFailed."""
+        began = self.clock()
+        try:
+            yield
+        except (WorkbookError, OSError) as exc:
+            self.phases.append(Phase(name, self.clock() - began, Status.CRIT, str(exc)))
+            self.findings.append(Finding(Status.CRIT, failure, str(exc)))
+            raise PhaseFailed from exc
+        self.phases.append(Phase(name, self.clock() - began, Status.OK, self.notes.get(name, "")))
 
 
 @dataclass(frozen=True)
@@ -100,6 +134,8 @@ class DrillResult:
     scratch_dropped: bool = True
     #: True when a safety rule stopped the drill before anything was written.
     refused: bool = False
+    #: The restoring tool and its version (``mongorestore 100.18.0-8fa3cfc8``, ``pymongo 4.10.1``).
+    tool_version: str = ""
 
     @property
     def status(self) -> Status:
@@ -147,7 +183,20 @@ class DrillResult:
             out["rto_s"] = round(self.rto_s, 2)
         for p in self.phases:
             out[f"{p.name}_s"] = round(p.seconds, 3)
+        restore = self.phase("restore")
+        if self.restored and restore is not None and restore.seconds > 0:
+            out["restore_docs_per_s"] = round(self.restored_docs / restore.seconds, 1)
         return out
+
+    def engine_finding(self) -> Finding:
+        """Which engine and tool version restored, on which server: an OK line for the record."""
+        where = f" into {self.server}" if self.server else ""
+        tool = self.tool_version or self.engine
+        return Finding(
+            Status.OK,
+            f"restore engine: {self.engine} ({tool})",
+            f"{self.restored_docs:,} documents restored{where}" if self.restored else "",
+        )
 
     def summary(self) -> str:
         """A few words: "restored in 42 s", "restore FAILED", "refused"."""
@@ -185,9 +234,13 @@ class DrillResult:
         )
         name = html.escape(self.backup.name if self.backup else "no backup")
         where = html.escape(f"{self.backup.tier}" if self.backup else "")
+        tool = html.escape(self.tool_version or self.engine)
+        server = f" · target {html.escape(self.server)}" if self.server else ""
         return (
             f"<div><b style='color:{colour}'>{self.status.value}</b> — {html.escape(self.summary())}"
-            f" · backup <code>{name}</code> ({where}) · engine {html.escape(self.engine)}"
+            f" · backup <code>{name}</code> ({where}) · engine <b>{html.escape(self.engine)}</b>"
+            f" ({tool}){server}"
+            f" · {self.restored_docs:,} documents"
             f" · scratch <code>{html.escape(self.scratch_database)}</code>"
             f" {'dropped' if self.scratch_dropped else '<b>NOT dropped</b>'}"
             f"<table><tr><th>phase</th><th>time</th><th>status</th><th>detail</th></tr>{phases}</table></div>"

@@ -1,11 +1,15 @@
 """Dump and restore engines behind one interface: pure pymongo, or the real mongo-tools.
 
 :class:`PymongoEngine` dumps with :func:`~sreworkbook.backups.writer.dump_database` and restores
-by streaming the archive's raw documents into ``insert_many``. :class:`MongorestoreEngine`
-runs ``mongodump``/``mongorestore`` (from ``.tools/bin`` or ``PATH``) as argument lists, the URI
-passed in a private ``--config`` file so that no password shows in the process table. Both
-restore one database of an archive into another (``--nsFrom``/``--nsTo``) following a
-:class:`~sreworkbook.backups.target.RestorePlan`, and leave out what the target cannot hold.
+by streaming the archive's raw documents, in batches of ``batch_docs`` (mongorestore's 1000),
+into ``insert_many`` on a few threads at once. :class:`MongorestoreEngine` runs
+``mongodump``/``mongorestore`` (``PATH`` first — MongoDB's Database Tools packages —, else
+``.tools/bin``) as argument lists, the URI passed in a private ``--config`` file so that no
+password shows in the process table. Both restore one database of an archive into another
+(``--nsFrom``/``--nsTo``) following a :class:`~sreworkbook.backups.target.RestorePlan`, and leave
+out what the target cannot hold: where the plan reduces indexes or options, mongorestore is told
+to skip them and the workbook creates the collections and builds the indexes itself.
+Each engine says which tool and version it is (``version``), for the run's record.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import subprocess
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,14 +46,21 @@ __all__ = [
     "PymongoEngine",
     "RestoreOutcome",
     "build_indexes",
+    "create_collections",
     "find_tool",
     "make_engine",
     "mongodump_argv",
     "mongorestore_argv",
+    "open_client",
+    "tool_version",
 ]
 
 ENGINE_NAMES = ("auto", "pymongo", "mongorestore")
-_FINISHED = re.compile(r"finished restoring ([^\s.]+)\.(\S+) \((\d+) documents?, (\d+) failures?\)")
+_FINISHED = re.compile(
+    r"finished restoring `?([^\s.`]+)\.([^\s`]+)`? \((\d+) documents?, (\d+) failures?\)"
+)
+_DUMPED = re.compile(r"done dumping `?([^\s.`]+)\.([^\s`]+)`? \((\d+) documents?\)")
+_VERSION = re.compile(r"version:?\s*(\S+)")
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,8 @@ class RestoreOutcome:
     indexes_built: int
     seconds: float
     findings: tuple[Finding, ...] = ()
+    #: Of ``seconds``, the time spent building indexes after the data.
+    index_seconds: float = 0.0
 
     @property
     def total_documents(self) -> int:
@@ -84,10 +97,29 @@ class Engine(Protocol):
     name: str
     #: Whether timeseries collections are restored (their data lives in bucket collections).
     timeseries: bool
+    #: Whether the engine sends ``ns`` with every index it creates (mongorestore does).
+    tool_ns: bool
+
+    @property
+    def version(self) -> str:
+        """The restoring tool and its version: ``mongorestore 100.18.0``, ``pymongo 4.10.1``."""
+        ...
+
+    @property
+    def dump_version(self) -> str:
+        """The dumping tool and its version: ``mongodump 100.18.0``, ``pymongo 4.10.1``."""
+        ...
 
     def dump(self, database: str, out: Path, *, gzip: bool = True) -> DumpOutcome: ...
 
     def restore(self, archive: Path, plan: RestorePlan, *, target_db: str) -> RestoreOutcome: ...
+
+
+def create_collections(db: Any, plan: RestorePlan) -> None:
+    """Create the plan's collections (not views) in ``db`` with the options the target keeps."""
+    for coll in plan.collections:
+        if coll.restore and not coll.is_view:
+            db.command(SON([("create", coll.name), *coll.options.items()]))
 
 
 def build_indexes(db: Any, plan: RestorePlan) -> tuple[int, list[Finding]]:
@@ -119,30 +151,40 @@ class PymongoEngine:
 
     name = "pymongo"
     timeseries = False
+    tool_ns = False
 
     def __init__(
         self,
         client: Any,
         *,
+        batch_docs: int = 1000,
         batch_bytes: int = 4 << 20,
         workers: int = 2,
+        dump_batch: int = 5000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
+        self.batch_docs = max(1, batch_docs)
         self.batch_bytes = batch_bytes
         self.workers = max(1, workers)
+        self.dump_batch = dump_batch
         self.clock = clock
+
+    @property
+    def version(self) -> str:
+        import pymongo
+
+        return f"pymongo {pymongo.__version__}"
+
+    @property
+    def dump_version(self) -> str:
+        return self.version
 
     def dump(self, database: str, out: Path, *, gzip: bool = True) -> DumpOutcome:
         began = self.clock()
-        result = dump_database(self.client, database, out, gzip=gzip, batch_size=5000)
+        result = dump_database(self.client, database, out, gzip=gzip, batch_size=self.dump_batch)
         size = out.stat().st_size if out.exists() else result.bytes_written
         return DumpOutcome(self.name, out, size, self.clock() - began, result.documents)
-
-    def _create(self, db: Any, plan: RestorePlan) -> None:
-        for coll in plan.collections:
-            if coll.restore and not coll.is_view:
-                db.command(SON([("create", coll.name), *coll.options.items()]))
 
     def _views(self, db: Any, plan: RestorePlan) -> list[Finding]:
         from pymongo.errors import OperationFailure
@@ -156,6 +198,20 @@ class PymongoEngine:
                     why = str(exc).split(", full error:")[0][:200]
                     findings.append(Finding(Status.WARN, f"{coll.name}: view not created", why))
         return findings
+
+    def _batches(
+        self, archive: Path, plan: RestorePlan, wanted: Collection[str]
+    ) -> Iterator[tuple[str, list[RawBSONDocument]]]:
+        """``(collection, up to batch_docs raw documents)`` of ``plan.source_db``, in order."""
+        size = self.batch_docs
+        for entry, batch in iter_batches(archive, decode=False, batch_bytes=self.batch_bytes):
+            if entry.db != plan.source_db or entry.collection not in wanted:
+                continue
+            for start in range(0, len(batch), size):
+                yield (
+                    entry.collection,
+                    [RawBSONDocument(raw) for raw in batch[start : start + size]],
+                )
 
     def restore(self, archive: Path, plan: RestorePlan, *, target_db: str) -> RestoreOutcome:
         """Stream ``plan.source_db``'s documents from ``archive`` into ``target_db``.
@@ -192,16 +248,12 @@ class PymongoEngine:
             db[name].insert_many(documents, ordered=True, bypass_document_validation=True)
 
         try:
-            self._create(db, plan)
+            create_collections(db, plan)
             with ThreadPoolExecutor(self.workers, thread_name_prefix="restore") as pool:
                 try:
-                    batches = iter_batches(archive, decode=False, batch_bytes=self.batch_bytes)
-                    for entry, batch in batches:
-                        if entry.db != plan.source_db or entry.collection not in counts:
-                            continue
-                        documents = [RawBSONDocument(raw) for raw in batch]
-                        future = pool.submit(insert, entry.collection, documents)
-                        inflight.append((entry.collection, len(documents), future))
+                    for name, documents in self._batches(archive, plan, counts):
+                        future = pool.submit(insert, name, documents)
+                        inflight.append((name, len(documents), future))
                         while len(inflight) >= 2 * self.workers:
                             settle()
                     while inflight:
@@ -209,20 +261,36 @@ class PymongoEngine:
                 finally:
                     for _, _, future in inflight:
                         future.cancel()
+            indexing = self.clock()
             built, findings = build_indexes(db, plan)
+            indexing = self.clock() - indexing
             findings += self._views(db, plan)
         except PyMongoError as exc:
             raise SourceError(str(exc), source="mongodb", query=f"restore {target_db}") from exc
-        return RestoreOutcome(self.name, counts, built, self.clock() - began, tuple(findings))
+        took = self.clock() - began
+        return RestoreOutcome(self.name, counts, built, took, tuple(findings), indexing)
 
 
 def find_tool(name: str, *, root: Path | None) -> str | None:
-    """``name`` from the project's ``.tools/bin`` (``make mongo-tools``) or from ``PATH``."""
-    if root is not None:
-        bundled = root / ".tools" / "bin" / name
-        if bundled.is_file() and os.access(bundled, os.X_OK):
-            return str(bundled)
-    return shutil.which(name)
+    """``name`` from ``PATH`` (MongoDB's Database Tools packages), else the project's
+    ``.tools/bin`` (``make mongo-tools``), the order ``make setup`` looks in."""
+    found = shutil.which(name)
+    if found or root is None:
+        return found
+    bundled = root / ".tools" / "bin" / name
+    return str(bundled) if bundled.is_file() and os.access(bundled, os.X_OK) else None
+
+
+def tool_version(binary: str, *, timeout_s: float = 10.0) -> str:
+    """The version ``binary --version`` reports (``100.18.0-8fa3cfc8``), or ``"unknown"``."""
+    try:
+        done = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=timeout_s, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    found = _VERSION.search(done.stdout + done.stderr)
+    return found.group(1) if found and done.returncode == 0 else "unknown"
 
 
 def mongodump_argv(binary: str, config: Path, database: str, out: Path, *, gzip: bool) -> list[str]:
@@ -278,6 +346,7 @@ class MongorestoreEngine:
 
     name = "mongorestore"
     timeseries = True
+    tool_ns = True
 
     def __init__(
         self,
@@ -297,6 +366,21 @@ class MongorestoreEngine:
         self.timeout_s = timeout_s
         self.workers = workers
         self.clock = clock
+        self._versions: dict[str, str] = {}
+
+    def tool_version(self, binary: str) -> str:
+        """``binary``'s version, asked once."""
+        if binary not in self._versions:
+            self._versions[binary] = tool_version(binary)
+        return self._versions[binary]
+
+    @property
+    def version(self) -> str:
+        return f"mongorestore {self.tool_version(self.mongorestore)}"
+
+    @property
+    def dump_version(self) -> str:
+        return f"mongodump {self.tool_version(self.mongodump)}"
 
     def _run(self, argv: Sequence[str], what: str) -> str:
         try:
@@ -326,11 +410,21 @@ class MongorestoreEngine:
             argv = mongodump_argv(
                 self.mongodump, self._config(Path(folder)), database, out, gzip=gzip
             )
-            self._run(argv, "mongodump")
-        return DumpOutcome(self.name, out, out.stat().st_size, self.clock() - began)
+            output = self._run(argv, "mongodump")
+        documents = sum(int(n) for _db, _coll, n in _DUMPED.findall(output))
+        return DumpOutcome("mongodump", out, out.stat().st_size, self.clock() - began, documents)
 
     def restore(self, archive: Path, plan: RestorePlan, *, target_db: str) -> RestoreOutcome:
+        from pymongo.errors import PyMongoError
+
         began = self.clock()
+        if plan.options_reduced:  # the tool then creates none: it restores into these
+            try:
+                create_collections(self.client[target_db], plan)
+            except PyMongoError as exc:
+                raise SourceError(
+                    str(exc), source="mongodb", query=f"create in {target_db}"
+                ) from exc
         with tempfile.TemporaryDirectory(prefix="sreworkbook-mongorestore-") as folder:
             argv = mongorestore_argv(
                 self.mongorestore,
@@ -345,10 +439,23 @@ class MongorestoreEngine:
         counts = dict.fromkeys(plan.restored, 0)
         for _db, coll, docs, _failures in _FINISHED.findall(output):
             counts[coll] = int(docs)
-        built, findings = 0, list[Finding]()
+        built, findings, indexing = 0, list[Finding](), self.clock()
         if plan.indexes_reduced:
             built, findings = build_indexes(self.client[target_db], plan)
-        return RestoreOutcome(self.name, counts, built, self.clock() - began, tuple(findings))
+        else:  # the tool built the planned indexes itself
+            built = sum(len(c.indexes) for c in plan.collections if c.restore and not c.is_view)
+        indexing = self.clock() - indexing
+        took = self.clock() - began
+        return RestoreOutcome(self.name, counts, built, took, tuple(findings), indexing)
+
+
+def open_client(uri: str) -> Any:
+    """A pymongo client for dumps and restores: quick to fail to connect, patient to read."""
+    import pymongo
+
+    return pymongo.MongoClient(
+        uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, socketTimeoutMS=600_000
+    )
 
 
 def make_engine(kind: str, *, client: Any, uri: str, root: Path | None) -> Engine:
@@ -362,8 +469,8 @@ def make_engine(kind: str, *, client: Any, uri: str, root: Path | None) -> Engin
         return PymongoEngine(client)
     if not (dump and restore):
         raise ParameterError(
-            "mongodump/mongorestore not found in .tools/bin or on PATH "
-            "(`make mongo-tools` builds them where Go can fetch mongo-tools)",
+            "mongodump/mongorestore not found on PATH or in .tools/bin (install MongoDB's "
+            "Database Tools, or `make mongo-tools` builds them from source)",
             key="engine",
         )
     return MongorestoreEngine(uri, client=client, mongodump=dump, mongorestore=restore)

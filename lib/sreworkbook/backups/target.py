@@ -4,8 +4,13 @@ An archive's prelude carries each collection's options and index specifications.
 differ in what they accept (FerretDB has no views, TTL, partial or hidden indexes, no
 validators, and silently drops ``sparse``), so :func:`plan_restore` tries each collection's
 options and each index on throw-away probe collections in the (empty) scratch database,
-reads them back, and plans the restore without what the target refuses or does not keep.
-Each omission becomes a WARN finding: the data is restored, the difference is reported.
+reads them back, and plans the restore without what the target refuses or does not keep: an
+index whose option is refused is still built, without that option. It also tries what the
+restoring tool itself adds: ``mongorestore`` sends ``ns`` with every index (and
+``ignoreUnknownIndexOptions``), which FerretDB refuses (``Index option "ns" is unknown``);
+the plan then has the tool skip indexes and the workbook builds them without ``ns``.
+Each difference becomes a WARN finding naming the collection and the option: the data is
+restored, the difference is reported.
 """
 
 from __future__ import annotations
@@ -34,20 +39,27 @@ __all__ = [
 #: Index fields that are not options of the index itself.
 _INDEX_IDENTITY = {"v", "key", "name", "ns", "background"}
 _PROBE = "sreworkbook_probe"
+#: The option ``mongorestore`` adds to every index it creates (``db.collection``).
+TOOL_NS = "ns"
 
 
 @dataclass(frozen=True)
 class Omission:
-    """Something the source has that the target will not: an index, an option, a view."""
+    """Something the source has that the target will not: an index, an option, a view.
+
+    ``what`` starts with ``index`` for anything about indexes (``index ttl_1``, ``index ttl_1
+    option expireAfterSeconds``, ``index option ns``) and with ``collection option`` for a
+    collection's options; ``title`` overrides the finding's default wording.
+    """
 
     collection: str
     what: str
     reason: str
+    title: str = ""
 
     def finding(self) -> Finding:
-        return Finding(
-            Status.WARN, f"{self.collection}: {self.what} not restored (target limit)", self.reason
-        )
+        title = self.title or f"{self.collection}: {self.what} not restored (target limit)"
+        return Finding(Status.WARN, title, self.reason)
 
 
 @dataclass(frozen=True)
@@ -152,6 +164,7 @@ class _Prober:
         self.db = db
         self.count = 0
         self.made: list[str] = []
+        self.last = ""
 
     def name(self) -> str:
         self.count += 1
@@ -174,25 +187,61 @@ class _Prober:
         found = list(self.db.list_collections(filter={"name": name}))
         return set(found[0].get("options") or {}) if found else set()
 
-    def index(self, spec: Mapping[str, Any]) -> str | None:
-        """None if ``spec`` builds on an empty collection and keeps its options, else why not."""
+    def build(self, spec: Mapping[str, Any], **extra: Any) -> str | None:
+        """None if ``spec`` builds on a fresh probe collection, else why not."""
         from pymongo.errors import OperationFailure
 
         probe, error = self.create({})
         if error:
             return f"probe collection: {error}"
         wanted = index_request(spec)
+        if extra.pop("with_ns", False):
+            wanted[TOOL_NS] = f"{self.db.name}.{probe}"
         try:
-            self.db.command(SON([("createIndexes", probe), ("indexes", [wanted])]))
+            self.db.command(SON([("createIndexes", probe), ("indexes", [wanted]), *extra.items()]))
         except OperationFailure as exc:
             return _short(exc)
-        back = next(
-            (ix for ix in self.db[probe].list_indexes() if ix["name"] == spec["name"]), None
-        )
+        self.last = probe
+        return None
+
+    def listed(self, name: str) -> Mapping[str, Any] | None:
+        """The index ``name`` of the last probe built, as the target lists it."""
+        return next((ix for ix in self.db[self.last].list_indexes() if ix["name"] == name), None)
+
+    def index(self, spec: Mapping[str, Any]) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+        """The index as the target will build it (None: not at all), and what it loses.
+
+        The losses are ``(option, why)``: an option refused (found by trying each alone) or
+        accepted but not kept; ``("", why)`` when even the bare key and name are refused.
+        """
+        options = [k for k in spec if k not in _INDEX_IDENTITY]
+        refused: dict[str, str] = {}
+        if (error := self.build(spec)) is not None:
+            bare = {k: v for k, v in spec.items() if k not in options}
+            if (why := self.build(bare)) is not None:
+                return None, [("", why)]
+            for key in options:
+                why = self.build({**bare, key: spec[key]})
+                if why is not None:
+                    refused[key] = why
+            if not refused:  # only together: keep none of them
+                refused = dict.fromkeys(options, error)
+            kept = {k: v for k, v in spec.items() if k not in refused}
+            if (why := self.build(kept)) is not None:
+                return None, [("", why)]
+        else:
+            kept = dict(spec)
+        back = self.listed(str(spec["name"]))
         if back is None:
-            return "accepted but not listed afterwards"
-        lost = sorted(set(spec) - _INDEX_IDENTITY - set(back))
-        return f"option(s) {', '.join(lost)} accepted but not kept" if lost else None
+            return None, [("", "accepted but not listed afterwards")]
+        lost = [(k, refused[k]) for k in options if k in refused]
+        lost += [(k, "accepted but not kept") for k in options if k in kept and k not in back]
+        return {k: v for k, v in kept.items() if k not in dict(lost)}, lost
+
+    def tool_ns(self) -> str | None:
+        """None if the target takes an index carrying ``ns`` as mongorestore sends it."""
+        spec = {"key": {"_probe": 1}, "name": "_probe_1"}
+        return self.build(spec, with_ns=True, ignoreUnknownIndexOptions=True)
 
     def cleanup(self) -> None:
         for name in reversed(self.made):
@@ -238,20 +287,43 @@ def _plan_collection(
             return CollectionPlan(name, "view", options, restore=False), [
                 Omission(name, "view", why)
             ]
-    kept = dict(options)
+    kept_options = dict(options)
     if prober is not None and options and entry.type != "view":
-        kept, lost = _probe_options(prober, options)
-        omissions.extend(Omission(name, f"collection option {k}", why) for k, why in lost)
+        kept_options, lost_options = _probe_options(prober, options)
+        omissions.extend(Omission(name, f"collection option {k}", why) for k, why in lost_options)
     built = []
     for spec in indexes:
         if spec.get("name") == "_id_" or entry.type == "view":
             continue
-        refused = prober.index(spec) if prober is not None else None
-        if refused:
-            omissions.append(Omission(name, f"index {spec.get('name')}", refused))
-        else:
-            built.append(spec)
-    return CollectionPlan(name, entry.type, kept, tuple(built)), omissions
+        kept, lost = prober.index(spec) if prober is not None else (dict(spec), [])
+        name_of = spec.get("name")
+        for option, why in lost:
+            if not option:
+                omissions.append(Omission(name, f"index {name_of}", why))
+            else:
+                title = f"{name}: index {name_of} built without option {option} (target limit)"
+                omissions.append(Omission(name, f"index {name_of} option {option}", why, title))
+        if kept is not None:
+            built.append(kept)
+    return CollectionPlan(name, entry.type, kept_options, tuple(built)), omissions
+
+
+def _tool_ns_omissions(prober: _Prober, plans: Sequence[CollectionPlan]) -> list[Omission]:
+    """A WARN per collection with indexes when the target refuses mongorestore's ``ns``."""
+    indexed = [c for c in plans if c.restore and not c.is_view and c.indexes]
+    why = prober.tool_ns() if indexed else None
+    if why is None:
+        return []
+    return [
+        Omission(
+            c.name,
+            f"index option {TOOL_NS}",
+            f"{why}: mongorestore adds {TOOL_NS!r} to every index it restores; built by the "
+            f"workbook without it: {', '.join(str(ix.get('name')) for ix in c.indexes)}",
+            f"{c.name}: index option {TOOL_NS} refused by the target, indexes built without it",
+        )
+        for c in indexed
+    ]
 
 
 def plan_restore(
@@ -260,13 +332,15 @@ def plan_restore(
     *,
     target: Any | None,
     timeseries: bool = False,
+    tool_ns: bool = False,
     server: str = "",
 ) -> RestorePlan:
     """The plan for restoring ``source_db`` of an archive into the database ``target``.
 
     ``target`` (a pymongo ``Database``, empty) is probed, and the probes dropped afterwards;
     with ``None`` everything is planned as it is in the archive. ``timeseries`` says whether
-    the engine restores timeseries collections.
+    the engine restores timeseries collections, ``tool_ns`` whether it sends ``ns`` with
+    each index (mongorestore does).
     """
     from pymongo.errors import PyMongoError
 
@@ -278,6 +352,8 @@ def plan_restore(
             plan, lost = _plan_collection(prober, entry, timeseries)
             plans.append(plan)
             omissions.extend(lost)
+        if prober is not None and tool_ns:
+            omissions.extend(_tool_ns_omissions(prober, plans))
         if prober is not None:
             prober.cleanup()
     except PyMongoError as exc:

@@ -122,19 +122,34 @@ def rto_history(
     *,
     now: dt.datetime | None = None,
 ) -> pd.DataFrame:
-    """``(finished, rto_s, status)`` of past drills from the ledger, and this one."""
+    """``(finished, rto_s, status, engine)`` of past drills from the ledger, and this one."""
     rows = [
         {
             "finished": pd.Timestamp(r.finished_at),
             "rto_s": r.metrics["rto_s"],
             "status": r.status.value,
+            "engine": _engine_of(r),
         }
         for r in runs
         if "rto_s" in r.metrics and r.finished_at
     ]
     if current is not None and current.succeeded and now is not None:
-        rows.append({"finished": pd.Timestamp(now), "rto_s": current.rto_s, "status": "this run"})
-    return pd.DataFrame(rows, columns=["finished", "rto_s", "status"])
+        rows.append(
+            {
+                "finished": pd.Timestamp(now),
+                "rto_s": current.rto_s,
+                "status": "this run",
+                "engine": current.tool_version or current.engine,
+            }
+        )
+    return pd.DataFrame(rows, columns=["finished", "rto_s", "status", "engine"])
+
+
+def _engine_of(run: RunSummary) -> str:
+    """The engine a past drill recorded (its ``restore engine: ...`` finding), if any."""
+    prefix = "restore engine: "
+    found = next((f.title for f in run.findings if f.title.startswith(prefix)), "")
+    return found.removeprefix(prefix)
 
 
 def rto_figure(history: pd.DataFrame, *, target_s: float | None = None) -> go.Figure:
@@ -146,7 +161,8 @@ def rto_figure(history: pd.DataFrame, *, target_s: float | None = None) -> go.Fi
             mode="lines+markers",
             name="RTO",
             text=history["status"],
-            hovertemplate="%{x|%Y-%m-%d %H:%M}<br>%{y:,.1f} s<extra>%{text}</extra>",
+            customdata=history.get("engine"),
+            hovertemplate="%{x|%Y-%m-%d %H:%M}<br>%{y:,.1f} s<br>%{customdata}<extra>%{text}</extra>",
         )
     )
     if target_s is not None:

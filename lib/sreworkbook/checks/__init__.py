@@ -26,6 +26,7 @@ from sreworkbook.checks.metrics import (
     parse_exposition,
 )
 from sreworkbook.checks.mongo import mongo_check, replication_lag_s
+from sreworkbook.checks.net import HttpAnswer, failure, http_get, joined, service_request
 from sreworkbook.checks.redis import judge_info, redis_check
 from sreworkbook.checks.runner import Check, Probe, ProbeOutcome, run_checks
 from sreworkbook.checks.tls import Certificate, fetch_certificate, parse_target, tls_checks
@@ -34,17 +35,21 @@ __all__ = [
     "Certificate",
     "Check",
     "HealthReport",
+    "HttpAnswer",
     "Probe",
     "ProbeOutcome",
     "ai_service_check",
     "build_health_checks",
     "component_results",
     "exposed_names",
+    "failure",
     "fetch_certificate",
     "health_status",
     "host_checks",
+    "http_get",
     "inspect",
     "instant_value",
+    "joined",
     "judge_exposition",
     "judge_info",
     "metrics_check",
@@ -56,5 +61,6 @@ __all__ = [
     "replication_lag_s",
     "run_checks",
     "service_checks",
+    "service_request",
     "tls_checks",
 ]

@@ -21,8 +21,8 @@ from typing import Any
 import requests
 
 from sreworkbook.checks._common import grade_above, masked
-from sreworkbook.checks._net import failure, http_get, joined, service_request
 from sreworkbook.checks.metrics import parse_exposition
+from sreworkbook.checks.net import failure, http_get, joined, service_request
 from sreworkbook.checks.runner import Check
 from sreworkbook.config import Environment, PrometheusConfig
 from sreworkbook.exceptions import SecretError, SourceError

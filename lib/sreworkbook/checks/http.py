@@ -22,7 +22,7 @@ from typing import Any
 import requests
 
 from sreworkbook.checks._common import masked
-from sreworkbook.checks._net import HttpAnswer, failure, http_get, joined, service_request
+from sreworkbook.checks.net import HttpAnswer, failure, http_get, joined, service_request
 from sreworkbook.checks.runner import Check
 from sreworkbook.config import Environment
 from sreworkbook.exceptions import SecretError, SourceError

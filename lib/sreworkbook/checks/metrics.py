@@ -16,7 +16,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from sreworkbook.checks._common import masked
-from sreworkbook.checks._net import failure, http_get, joined, service_request
+from sreworkbook.checks.net import failure, http_get, joined, service_request
 from sreworkbook.checks.runner import Check
 from sreworkbook.config import Environment
 from sreworkbook.exceptions import SecretError, SourceError

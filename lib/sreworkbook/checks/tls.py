@@ -4,7 +4,9 @@ One check per distinct ``host:port``: ``service.base_url`` when it is https, and
 ``service.tls_targets`` entry (``https://host[:port]`` or ``host:port``). The certificate is
 fetched even when it does not verify, so the report says both "verify failed: self-signed"
 (CRIT) and when it expires. Days left below ``thresholds.tls_crit_days`` → CRIT, below
-``tls_warn_days`` → WARN; an expired certificate is CRIT. Plain http targets get no check.
+``tls_warn_days`` → WARN; an expired certificate is CRIT. The detail lists the certificate's
+subject alternative names and whether the checked hostname is among them (CRIT when not:
+clients refuse it). Plain http targets get no check.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from sreworkbook.checks._common import grade_below, masked
-from sreworkbook.checks._x509 import read_certificate
+from sreworkbook.checks._x509 import covers, read_certificate
 from sreworkbook.checks.runner import Check
 from sreworkbook.config import Environment
 from sreworkbook.exceptions import SecretError
@@ -38,6 +40,10 @@ class Certificate:
     not_after: datetime
     verified: bool
     verify_error: str = ""
+    #: Subject alternative names (DNS names and IP addresses), as the certificate lists them.
+    sans: tuple[str, ...] = ()
+    #: The host that was checked is among ``sans`` (wildcards matched per RFC 6125).
+    hostname_covered: bool = False
 
 
 def _utcnow() -> datetime:
@@ -93,11 +99,13 @@ def fetch_certificate(
         not_after=fields.not_after,
         verified=not verify_error,
         verify_error=verify_error,
+        sans=fields.sans,
+        hostname_covered=covers(fields.sans, host),
     )
 
 
 def _judge(
-    name: str, cert: Certificate, env: Environment, now: datetime, target: str
+    name: str, cert: Certificate, env: Environment, now: datetime, target: str, host: str
 ) -> CheckResult:
     days = (cert.not_after - now).total_seconds() / 86400.0
     limits = env.thresholds
@@ -107,7 +115,15 @@ def _judge(
     else:
         status = grade_below(days, warn=limits.tls_warn_days, crit=limits.tls_crit_days)
         when = f"{expiry} (in {days:.1f} days)"
-    parts = [when, f"subject {cert.subject}, issuer {cert.issuer}"]
+    names = ", ".join(cert.sans) if cert.sans else "none"
+    coverage = f"{host} covered" if cert.hostname_covered else f"{host} NOT covered"
+    parts = [
+        when,
+        f"subject {cert.subject}, issuer {cert.issuer}",
+        f"names (SAN) {names}: {coverage}",
+    ]
+    if not cert.hostname_covered:
+        status = Status.CRIT
     if not cert.verified:
         status = Status.CRIT
         parts.insert(0, f"verify failed: {cert.verify_error}")
@@ -117,7 +133,11 @@ def _judge(
         status,
         detail=masked("; ".join(parts)),
         target=target,
-        metrics={"days_left": round(days, 3), "verified": 1.0 if cert.verified else 0.0},
+        metrics={
+            "days_left": round(days, 3),
+            "verified": 1.0 if cert.verified else 0.0,
+            "hostname_covered": 1.0 if cert.hostname_covered else 0.0,
+        },
     )
 
 
@@ -158,7 +178,7 @@ def _probe(
         except ValueError as exc:
             detail = f"unreadable certificate: {masked(str(exc))[:200]}"
             return CheckResult(name, COMPONENT, Status.CRIT, detail=detail, target=target)
-        return _judge(name, cert, env, now(), target)
+        return _judge(name, cert, env, now(), target, host)
 
     return probe
 

@@ -26,8 +26,9 @@ from sreworkbook.index.storage import LocalOutputs, S3Outputs, open_outputs
 
 if TYPE_CHECKING:
     from sreworkbook.reports.pipeline import RunOutcome, RunRequest
+    from sreworkbook.results import RunSummary
 
-__all__ = ["ENV_VAR", "register", "resolve_outputs", "run_to_outputs"]
+__all__ = ["ENV_VAR", "record_summary", "register", "resolve_outputs", "run_to_outputs"]
 
 #: Names the outputs root when ``--outputs`` is not given: a folder or ``s3://bucket/prefix``.
 ENV_VAR = "SREWORKBOOK_OUTPUTS"
@@ -94,6 +95,26 @@ def run_to_outputs(
         line = (outcome.summary.to_json() + "\n").encode("utf-8")
         url = outputs.publish_run(local, outcome.run_dir, line, now=now(), expected=expected)
     return outcome, url
+
+
+def record_summary(
+    outputs: LocalOutputs | S3Outputs,
+    summary: RunSummary,
+    *,
+    now: datetime,
+    expected: Expectations | None = None,
+) -> str:
+    """Add a run that wrote no report (``backups take``) to the ledger; rebuild the index.
+
+    Returns where the index is (a path or an ``s3://`` URL).
+    """
+    if isinstance(outputs, LocalOutputs):
+        from sreworkbook.reports.ledger import Ledger
+
+        Ledger(outputs.root / "ledger.jsonl").append(summary)
+    else:
+        outputs.append_line((summary.to_json() + "\n").encode("utf-8"))
+    return outputs.rebuild_index(now=now, expected=expected)
 
 
 def _prune(args: argparse.Namespace, root: Path, outputs: Path, *, expected: Expected) -> int:

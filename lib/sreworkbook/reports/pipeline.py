@@ -23,7 +23,7 @@ import nbformat
 from sreworkbook.config import Environment, environment_path, load_environment
 from sreworkbook.exceptions import MissingFileError, NotebookError, OutputError, ParameterError
 from sreworkbook.reports.assets import ensure_assets
-from sreworkbook.reports.execute import coerce_parameters, declared_parameters, execute
+from sreworkbook.reports.execute import CellStart, coerce_parameters, declared_parameters, execute
 from sreworkbook.reports.ledger import Ledger
 from sreworkbook.reports.render import render_report
 from sreworkbook.reports.summary import extract
@@ -46,6 +46,8 @@ class RunRequest:
     outputs: Path
     parameters: Mapping[str, str] = field(default_factory=dict)
     cell_timeout_s: float | None = None
+    #: Called as each code cell starts (progress on a terminal); not part of the run's record.
+    on_cell: Callable[[CellStart], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ def run_notebook(
             parameters,
             cwd=request.root,
             cell_timeout_s=request.cell_timeout_s,
+            on_cell=request.on_cell,
         )
     except NotebookError as exc:
         if exc.ename in BAD_INPUT_ERRORS:

@@ -31,6 +31,8 @@ BLOCK_HOURS = 162
 _STAMP = "history-stamp.json"
 _INCIDENTS = "incidents.json"
 _KEEP_CACHED = 4
+#: ``progress(what, done, total)``: where a long step has got to (total 0: no count).
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -81,11 +83,12 @@ def load_history(
     promtool: str,
     cache_dir: Path | None = None,
     log: Callable[[str], None] = lambda s: None,
+    progress: Progress = lambda what, done, total: None,
 ) -> BackfillReport:
     """Make ``tsdb`` hold the history ``spec`` describes, and write the incidents file.
 
     Call only while Prometheus is not running on ``tsdb``: a different history replaces the
-    whole data directory.
+    whole data directory. ``progress(what, done, total)`` follows the long steps.
     """
     key = spec.key()
     stamp = tsdb.parent / _STAMP
@@ -95,9 +98,9 @@ def load_history(
     stamp.unlink(missing_ok=True)
     tsdb.mkdir(parents=True)
     if cache_dir is None:
-        report = _build(spec, tsdb, incidents_file, promtool, log)
+        report = _build(spec, tsdb, incidents_file, promtool, log, progress)
     else:
-        report = _from_cache(spec, cache_dir, tsdb, incidents_file, promtool, log)
+        report = _from_cache(spec, cache_dir, tsdb, incidents_file, promtool, log, progress)
     stamp.write_text(json.dumps(key), encoding="utf-8")
     return report
 
@@ -109,6 +112,7 @@ def _from_cache(
     incidents_file: Path,
     promtool: str,
     log: Callable[[str], None],
+    progress: Progress,
 ) -> BackfillReport:
     """Copy the history from ``cache_dir``, building it there first if it is missing.
 
@@ -119,6 +123,7 @@ def _from_cache(
     cache_dir.mkdir(parents=True, exist_ok=True)
     entry = cache_dir / hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     with entry.with_suffix(".lock").open("w") as lock:
+        progress("history: waiting for another sandbox's build", 0, 0)
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _read_stamp(entry / _STAMP) == key:
             entry.touch()  # recently used: pruned last
@@ -126,7 +131,7 @@ def _from_cache(
         else:
             shutil.rmtree(entry, ignore_errors=True)
             (entry / "blocks").mkdir(parents=True)
-            report = _build(spec, entry / "blocks", entry / _INCIDENTS, promtool, log)
+            report = _build(spec, entry / "blocks", entry / _INCIDENTS, promtool, log, progress)
             (entry / _STAMP).write_text(json.dumps(key), encoding="utf-8")
             _prune(cache_dir, keep=entry)
         for block in _blocks(entry / "blocks"):
@@ -155,9 +160,15 @@ def _prune(cache_dir: Path, *, keep: Path) -> None:
 
 
 def _build(
-    spec: HistorySpec, out: Path, incidents_file: Path, promtool: str, log: Callable[[str], None]
+    spec: HistorySpec,
+    out: Path,
+    incidents_file: Path,
+    promtool: str,
+    log: Callable[[str], None],
+    progress: Progress,
 ) -> BackfillReport:
     began = time.monotonic()
+    progress("history: generating samples", 0, 0)
     history = generate(spec)
     generated = time.monotonic()
     window = BLOCK_HOURS * 3600
@@ -170,6 +181,7 @@ def _build(
     futures: list[Future[float]] = []
     with ThreadPoolExecutor(max_workers=1) as pool:
         for i, lo in enumerate(edges):
+            progress("history: writing chunks for promtool", i, len(edges))
             chunk = work / f"chunk-{i:02d}.om"
             t0 = time.monotonic()
             with chunk.open("w", encoding="utf-8") as fh:
@@ -177,7 +189,9 @@ def _build(
             write_s += time.monotonic() - t0
             text_bytes += chunk.stat().st_size
             futures.append(pool.submit(_promtool, promtool, chunk, out))
-        promtool_s = sum(f.result() for f in futures)
+        for i, future in enumerate(futures):
+            progress("history: promtool blocks", i, len(futures))
+            promtool_s += future.result()
     shutil.rmtree(work, ignore_errors=True)
     write_incidents(incidents_file, history.incidents)
     return BackfillReport(

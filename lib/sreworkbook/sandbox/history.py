@@ -47,10 +47,10 @@ from sreworkbook.sandbox.model import (
 __all__ = ["GENERATOR_VERSION", "Family", "History", "HistorySpec", "Series", "generate"]
 
 #: Bump when the generated samples change, so cached history is rebuilt.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 #: What the planted incidents aim at (checked by the tests against the generated samples).
-SPIKE_ERROR_RATIO = 0.12
+SPIKE_ERROR_RATIO = 0.16
 REGRESSION_P95_S = 3.5
 DB_SLOW_P95_S = 1.5
 _HISTORY_LAG_S = 120

@@ -59,8 +59,8 @@ _PLANTED = (
     ("database-slowdown", "database", "critical", (10, 20, 15), 45),
 )
 _STORIES = {
-    "trades-api-error-spike": "GET /api/trades answered HTTP 500 to about 12 % of requests "
-    "(about 6 % of all traffic) for 25 minutes after a connection-pool setting was changed; "
+    "trades-api-error-spike": "GET /api/trades answered HTTP 500 to about 16 % of requests "
+    "(about 7 % of all traffic) for 25 minutes after a connection-pool setting was changed; "
     "reverted.",
     "latency-regression": "p95 latency rose to about 3.5 s on every route for 60 minutes after "
     "deploy v2.14.0 (synchronous PDF rendering); rolled back.",

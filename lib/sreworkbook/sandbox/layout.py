@@ -7,16 +7,17 @@ the host and port found in its URL, and only on loopback.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from sreworkbook.config import Environment, SandboxConfig
 from sreworkbook.exceptions import SandboxError
 from sreworkbook.secrets import references
 
-__all__ = ["COMPONENTS", "Context", "Endpoint", "Layout", "endpoint_of"]
+__all__ = ["COMPONENTS", "Context", "Endpoint", "Layout", "Silent", "StepReporter", "endpoint_of"]
 
 #: Every component, in start order.
 COMPONENTS = ("redis", "mongodb", "ai", "api", "prometheus", "s3", "receivers", "alertmanager")
@@ -132,6 +133,26 @@ class Layout:
         return path
 
 
+class StepReporter(Protocol):
+    """Where ``sandbox up`` reports its long steps (a terminal's status line, or nowhere)."""
+
+    def step(self, component: str, what: str, done: int = 0, total: int = 0) -> None:
+        """``component`` is at step ``what``, ``done`` of ``total`` (total 0: no count)."""
+
+    def finished(self, component: str) -> None:
+        """``component`` is up (or failed): nothing more to show for it."""
+
+
+class Silent:
+    """A :class:`StepReporter` that shows nothing."""
+
+    def step(self, component: str, what: str, done: int = 0, total: int = 0) -> None:
+        pass
+
+    def finished(self, component: str) -> None:
+        pass
+
+
 @dataclass(frozen=True)
 class Context:
     """What a component needs to start: parameters, where things go, the time, a log line."""
@@ -141,6 +162,7 @@ class Context:
     now: datetime
     log: Callable[[str], None]
     history_cache: Path | None = None
+    progress: StepReporter = field(default_factory=Silent)
 
     @property
     def config(self) -> SandboxConfig:

@@ -26,7 +26,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -153,7 +153,11 @@ class _Line(NamedTuple):
 
 
 def ensure_log_history(
-    log_dir: Path, spec: LogHistorySpec, *, truth_file: Path
+    log_dir: Path,
+    spec: LogHistorySpec,
+    *,
+    truth_file: Path,
+    progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> LogHistoryReport:
     """Make ``log_dir`` hold the history ``spec`` describes, and write the truth file.
 
@@ -174,7 +178,7 @@ def ensure_log_history(
     for old in log_dir.iterdir():
         if _NAME.fullmatch(old.name):
             old.unlink()
-    truth, lines, size = _write(log_dir, spec)
+    truth, lines, size = _write(log_dir, spec, progress)
     truth_file.parent.mkdir(parents=True, exist_ok=True)
     _save(truth_file, (json.dumps(truth, indent=1) + "\n").encode(), False)
     stamp.write_text(json.dumps(spec.key()), encoding="utf-8")
@@ -194,6 +198,7 @@ def prepare_api_logs(ctx: Context) -> None:
             ctx.layout.app_log_dir,
             LogHistorySpec.ending(ctx.now),
             truth_file=ctx.layout.data_dir / TRUTH_FILE,
+            progress=lambda done, of: ctx.progress.step("api", "log history: days", done, of),
         )
     except OSError as exc:
         ctx.log(f"api: log history not written — {exc}")
@@ -213,7 +218,9 @@ def _save(path: Path, data: bytes, gz: bool) -> int:
     return len(payload)
 
 
-def _write(log_dir: Path, spec: LogHistorySpec) -> tuple[dict[str, Any], int, int]:
+def _write(
+    log_dir: Path, spec: LogHistorySpec, progress: Callable[[int, int], None]
+) -> tuple[dict[str, Any], int, int]:
     """Generate day by day, gzip in a worker thread; the truth, lines and bytes written."""
     incidents = spec.incidents()
     tallies = [_Tally(i) for i in incidents]
@@ -221,8 +228,10 @@ def _write(log_dir: Path, spec: LogHistorySpec) -> tuple[dict[str, Any], int, in
     carry: list[_Line] = []
     writes: list[Future[int]] = []
     by_kind: Counter[str] = Counter()
+    days = spec.day_starts()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        for day in spec.day_starts():
+        for done, day in enumerate(days):
+            progress(done, len(days))
             rng = np.random.default_rng([spec.seed, day // _DAY, spec.sample])
             lines = sorted(carry + _day_lines(rng, day, spec, incidents))
             cut = min(day + _DAY, spec.until) * 1000

@@ -162,7 +162,13 @@ def start_mongodb(ctx: Context) -> Record:
             f"{NAME}: {record.backend} answers; seeding {database} ({total} documents) if needed"
         )
         marker = client[MARKER_DATABASE]["seeds"]
-        report = seed_database(client[database], marker, total=total, anchor=ctx.now)
+        report = seed_database(
+            client[database],
+            marker,
+            total=total,
+            anchor=ctx.now,
+            progress=lambda done, of: ctx.progress.step(NAME, "seeding documents", done, of),
+        )
     except (SandboxError, pymongo.errors.PyMongoError) as exc:
         if record.pid is not None:
             stop_group(record.pid, ticks=record.ticks)

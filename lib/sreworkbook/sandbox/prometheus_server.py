@@ -108,6 +108,7 @@ def start_prometheus(ctx: Context) -> Record:
             promtool=promtool,
             cache_dir=ctx.history_cache,
             log=ctx.log,
+            progress=lambda what, done, total: ctx.progress.step(NAME, what, done, total),
         )
         history = report.summary()
         ctx.log(f"{NAME}: {history}")

@@ -1,42 +1,35 @@
 """The sandbox's S3 endpoint: moto's server, holding five weeks of nightly backups.
 
-The backups are of the sandbox database, written with the workbook's own archive writer from
-one sample of it (a thousand documents per collection), each night holding a little less
-the further back it lies. Among them, as a real bucket would: one missing night, one archive
-cut short by an interrupted upload, one with a flipped byte (bad CRC) and one suspiciously
-small. The last seven nights are also in the local backup folder, and the nightly job's log
-is written where ``backups.log_file`` says. The set is cached in the data directory and made
-again when the day changes (names carry dates) or the database was seeded anew.
+The backups are made the way the seed's team makes them (:mod:`sreworkbook.sandbox.nightly`):
+the newest nights are a real ``mongodump --gzip --archive`` of the whole seeded database, the
+older ones are written from that dump's documents. Among them, as a real bucket would: one
+missing night, one archive cut short by an interrupted upload, one with a flipped byte (bad
+CRC), one suspiciously small, and copies older than the 30 days S3 keeps. The last seven
+nights are also in the local backup folder, and the nightly job's log is written where
+``backups.log_file`` says. The set is made once per seeding of the database (in the data
+directory) and only renamed for the current week at each start.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import gzip
-import io
-import json
 import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import bson
 import pymongo
 import pymongo.errors
 from botocore.exceptions import BotoCoreError, ClientError
-from bson.raw_bson import RawBSONDocument
 
-from sreworkbook.backups.archive import iter_batches, read_prelude
 from sreworkbook.backups.s3 import client_for
-from sreworkbook.backups.target import collection_metadata
-from sreworkbook.backups.writer import CollectionDump, collection_dumps, write_archive
 from sreworkbook.config import BackupsConfig, S3Config
 from sreworkbook.exceptions import SandboxError, WorkbookError
 from sreworkbook.sandbox.layout import Context, Layout, endpoint_of
+from sreworkbook.sandbox.nightly import BackupSet, Night, make_set, plan_nights
 from sreworkbook.sandbox.process import http_ok, port_open, spawn, stop_group, wait_ready
 from sreworkbook.sandbox.seed import MARKER_DATABASE, SEED_VERSION
 from sreworkbook.sandbox.state import RUNNING, Record
@@ -44,46 +37,6 @@ from sreworkbook.sandbox.state import RUNNING, Record
 __all__ = ["Night", "plan_nights", "start_s3"]
 
 NAME = "s3"
-#: Documents per collection in the sample the nightly archives are cut from.
-SAMPLE = 1000
-NIGHTS = 35
-LOCAL_NIGHTS = 7
-BACKUP_HOUR = 2
-#: Bump when the generated set changes, so cached sets are made again.
-SET_VERSION = 1
-#: Nights (counted back from the newest) that went wrong, and how.
-ANOMALIES = {4: "bad-crc", 9: "truncated", 12: "missing", 16: "small"}
-
-
-@dataclass(frozen=True)
-class Night:
-    """One night of the generated set: when, what went wrong (``good`` if nothing), where."""
-
-    at: dt.datetime
-    kind: str
-    fraction: float
-    local: bool
-
-    @property
-    def name(self) -> str:
-        return f"tradeai_backup_{self.at:%Y%m%d_%H%M%S}.tar.gz"
-
-
-def plan_nights(
-    now: dt.datetime, *, nights: int = NIGHTS, local: int = LOCAL_NIGHTS
-) -> list[Night]:
-    """The nights ending with the last 02:00 UTC at or before ``now``, oldest first."""
-    now = now.astimezone(dt.UTC)
-    last = now.replace(hour=BACKUP_HOUR, minute=0, second=0, microsecond=0)
-    if last > now:
-        last -= dt.timedelta(days=1)
-    out = []
-    for back in range(nights - 1, -1, -1):
-        kind = ANOMALIES.get(back, "good")
-        fraction = 0.35 if kind == "small" else 1.0 - 0.25 * back / max(1, nights - 1)
-        local_copy = back < local and kind != "missing"
-        out.append(Night(last - dt.timedelta(days=back), kind, fraction, local_copy))
-    return out
 
 
 def _wait_for_seed(
@@ -117,68 +70,6 @@ def _wait_for_seed(
     )
 
 
-def _take_sample(client: Any, database: str, path: Path) -> None:
-    """Write up to :data:`SAMPLE` documents of each collection of ``database`` to ``path``."""
-    raw = client.get_database(database, codec_options=bson.CodecOptions(RawBSONDocument))
-    dumps = []
-    for dump in collection_dumps(client, database):
-        found = raw[dump.collection].find({}, batch_size=SAMPLE).limit(SAMPLE)
-        docs = [bytes(d.raw) for d in found]
-        dumps.append(
-            CollectionDump(
-                dump.db, dump.collection, docs, dump.indexes, dump.options, dump.uuid, dump.type
-            )
-        )
-    write_archive(dumps, path, gzip=False)
-
-
-def _load_sample(path: Path) -> list[CollectionDump]:
-    """The sample back from its archive: documents as raw BSON, metadata as dumped."""
-    docs: dict[str, list[bytes]] = {}
-    for entry, batch in iter_batches(path, decode=False):
-        docs.setdefault(entry.collection, []).extend(batch)
-    dumps = []
-    for entry in read_prelude(path).collections:
-        options, indexes = collection_metadata(entry)
-        dumps.append(
-            CollectionDump(
-                entry.db, entry.collection, docs.get(entry.collection, []), indexes, options,
-                type=entry.type,
-            )
-        )  # fmt: skip
-    return dumps
-
-
-def _flip_a_byte(data: bytes) -> bytes:
-    """``data`` with one digit inside a trade number changed: the BSON stays valid, the CRC not."""
-    at = data.find(b"TRD-", len(data) // 2)
-    at = data.find(b"TRD-") if at < 0 else at
-    if at < 0:
-        raise SandboxError("no trade document to corrupt in the sample", component=NAME)
-    digit = at + 9  # "TRD-YYYY-" then digits
-    corrupted = bytearray(data)
-    corrupted[digit] = ord("0") + (corrupted[digit] - ord("0") + 1) % 10
-    return bytes(corrupted)
-
-
-def _write_night(night: Night, sample: list[CollectionDump], folder: Path) -> None:
-    dumps = []
-    for d in sample:
-        docs = list(d.documents)
-        kept = docs[: int(len(docs) * night.fraction)]
-        dumps.append(CollectionDump(d.db, d.collection, kept, d.indexes, d.options, d.uuid, d.type))
-    path = folder / night.name
-    if night.kind == "bad-crc":
-        plain = io.BytesIO()
-        write_archive(dumps, plain, gzip=False)
-        path.write_bytes(gzip.compress(_flip_a_byte(plain.getvalue()), compresslevel=1, mtime=0))
-        return
-    write_archive(dumps, path, gzip=True, compresslevel=1)
-    if night.kind == "truncated":
-        data = path.read_bytes()
-        path.write_bytes(data[: len(data) * 55 // 100])
-
-
 def _log_lines(nights: list[Night], bucket: str, prefix: str, sizes: dict[str, int]) -> list[str]:
     """The nightly job's log as the seed's cron line would leave it."""
 
@@ -208,48 +99,6 @@ def _log_lines(nights: list[Night], bucket: str, prefix: str, sizes: dict[str, i
     return lines
 
 
-def _sample_for(ctx: Context, home: Path) -> tuple[Path, str, str]:
-    """The sample archive of the seeded database (read again only if it was seeded anew)."""
-    where = endpoint_of(ctx.env, "mongodb")
-    database = ctx.env.mongodb.database if ctx.env.mongodb else "tradeai"
-    if where is None:
-        raise SandboxError("needs the sandbox's mongodb to take backups from", component=NAME)
-    client, stamp = _wait_for_seed(where.host, where.port, database)
-    path, key = home / "sample.archive", home / "sample.json"
-    try:
-        if not path.is_file() or _read_json(key).get("seed") != stamp:
-            began = time.monotonic()
-            _take_sample(client, database, path)
-            key.write_text(json.dumps({"seed": stamp}), encoding="utf-8")
-            return path, stamp, f"sampled {database} in {time.monotonic() - began:.1f} s"
-    except pymongo.errors.PyMongoError as exc:
-        raise SandboxError(f"cannot sample {database}: {exc}", component=NAME) from exc
-    finally:
-        client.close()
-    return path, stamp, "cached sample"
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _generate(sample: Path, folder: Path, key: dict[str, Any], nights: list[Night]) -> float:
-    """Write the nights into ``folder`` (replacing what was there); seconds it took."""
-    began = time.monotonic()
-    dumps = _load_sample(sample)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    made = [n for n in nights if n.kind != "missing"]
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="backup-set") as pool:
-        list(pool.map(lambda n: _write_night(n, dumps, folder), made))
-    (folder / "set.json").write_text(json.dumps(key), encoding="utf-8")
-    return time.monotonic() - began
-
-
 def _inside(path: Path, layout: Layout) -> bool:
     return path.resolve().is_relative_to(layout.data_dir)
 
@@ -259,7 +108,7 @@ def _resolve(layout: Layout, value: str) -> Path:
     return path if path.is_absolute() else layout.root / path
 
 
-def _fill_local(layout: Layout, config: BackupsConfig, folder: Path, nights: list[Night]) -> str:
+def _fill_local(layout: Layout, config: BackupsConfig, made: BackupSet, nights: list[Night]) -> str:
     if not config.local_dir:
         return "no local folder configured"
     local = _resolve(layout, config.local_dir)
@@ -267,33 +116,54 @@ def _fill_local(layout: Layout, config: BackupsConfig, folder: Path, nights: lis
         return f"local folder {local} is outside the sandbox data directory: left alone"
     shutil.rmtree(local, ignore_errors=True)
     local.mkdir(parents=True)
-    copies = [n for n in nights if n.local]
-    for n in copies:
-        shutil.copyfile(folder / n.name, local / n.name)
+    copies = [(n, path) for n in nights if n.local and (path := made.file(n)) is not None]
+    for n, path in copies:
+        shutil.copyfile(path, local / n.name)
     return f"{len(copies)} in {local}"
 
 
-def _write_log(layout: Layout, config: BackupsConfig, nights: list[Night], folder: Path) -> None:
+def _write_log(layout: Layout, config: BackupsConfig, nights: list[Night], made: BackupSet) -> None:
     if not config.log_file or config.s3 is None:
         return
     log = _resolve(layout, config.log_file)
     if not _inside(log, layout):
         return
-    sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
+    sizes = {n.name: path.stat().st_size for n in nights if (path := made.file(n)) is not None}
     log.parent.mkdir(parents=True, exist_ok=True)
     lines = _log_lines(nights, config.s3.bucket, config.s3.prefix, sizes)
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _upload(s3: S3Config, folder: Path, nights: list[Night]) -> int:
-    client = client_for(s3)
+def _upload(s3: S3Config, made: BackupSet, nights: list[Night]) -> int:
+    client = client_for(s3, timeout_s=60)
     with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
         client.create_bucket(Bucket=s3.bucket)
-    made = [n for n in nights if n.kind != "missing"]
-    for n in made:
-        with (folder / n.name).open("rb") as body:
-            client.put_object(Bucket=s3.bucket, Key=f"{s3.prefix}{n.name}", Body=body)
-    return len(made)
+    uploads = [(n, path) for n in nights if (path := made.file(n)) is not None]
+
+    def put(item: tuple[Night, Path]) -> None:
+        night, path = item
+        with path.open("rb") as body:
+            client.put_object(Bucket=s3.bucket, Key=f"{s3.prefix}{night.name}", Body=body)
+
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="s3-upload") as pool:
+        list(pool.map(put, uploads))
+    return len(uploads)
+
+
+def _backup_set(ctx: Context, home: Path, nights: list[Night]) -> BackupSet:
+    """The nights' files, made from the seeded database once per seeding."""
+    where = endpoint_of(ctx.env, "mongodb")
+    database = ctx.env.mongodb.database if ctx.env.mongodb else "tradeai"
+    if where is None or ctx.env.mongodb is None:
+        raise SandboxError("needs the sandbox's mongodb to take backups from", component=NAME)
+    client, stamp = _wait_for_seed(where.host, where.port, database)
+    try:
+        return make_set(
+            uri=ctx.env.mongodb.uri, client=client, database=database, seed=stamp,
+            cache=home / "sets", root=ctx.layout.root, nights=nights, log=ctx.log,
+        )  # fmt: skip
+    finally:
+        client.close()
 
 
 def start_s3(ctx: Context) -> Record:
@@ -313,18 +183,15 @@ def start_s3(ctx: Context) -> Record:
         NAME, lambda: http_ok(where.http + "/moto-api/"), pid=pid, timeout_s=30, log_path=out
     )
     nights = plan_nights(ctx.now)
-    home = ctx.layout.dir(NAME)
-    folder = home / "backup-set"
     try:
-        sample, stamp, how = _sample_for(ctx, home)
-        key = {"version": SET_VERSION, "newest": nights[-1].name, "sample": SAMPLE, "seed": stamp}
-        if _read_json(folder / "set.json") != key:
-            how += f", nights written in {_generate(sample, folder, key, nights):.1f} s"
-        else:
-            how += ", cached nights"
-        uploaded = _upload(config.s3, folder, nights)
-        local = _fill_local(ctx.layout, config, folder, nights)
-        _write_log(ctx.layout, config, nights, folder)
+        ctx.progress.step(NAME, "backups: a real mongodump, then the older nights")
+        made = _backup_set(ctx, ctx.layout.dir(NAME), nights)
+        began = time.monotonic()
+        ctx.progress.step(NAME, "backups: uploading to S3")
+        uploaded = _upload(config.s3, made, nights)
+        local = _fill_local(ctx.layout, config, made, nights)
+        _write_log(ctx.layout, config, nights, made)
+        placed = time.monotonic() - began
     except (SandboxError, WorkbookError, OSError, BotoCoreError, ClientError) as exc:
         stop_group(pid, ticks=ticks)  # moto must not outlive a failed start
         if isinstance(exc, SandboxError):
@@ -332,8 +199,10 @@ def start_s3(ctx: Context) -> Record:
         raise SandboxError(
             f"moto started but the backup set failed: {exc}", component=NAME
         ) from exc
+    real = sum(1 for n in nights if n.real)
     detail = (
-        f"moto, s3://{config.s3.bucket}/{config.s3.prefix}: {uploaded} nightly backups "
-        f"(1 missing night, 1 truncated, 1 bad CRC, 1 small); local: {local} ({how})"
+        f"moto, s3://{config.s3.bucket}/{config.s3.prefix}: {uploaded} nightly backups, the "
+        f"newest {real} by {made.tool} ({made.documents:,} documents); 1 missing night, "
+        f"1 truncated, 1 bad CRC, 1 small; local: {local} ({made.made}; placed in {placed:.0f} s)"
     )
     return Record(NAME, RUNNING, pid, ticks, where.url, detail, backend="moto")

@@ -284,6 +284,7 @@ def seed_database(
     total: int,
     anchor: datetime,
     seed: int = 42,
+    progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> SeedReport:
     """Fill ``db`` with ``total`` demo documents unless ``marker`` says it already was.
 
@@ -301,15 +302,20 @@ def seed_database(
     for name in wanted:
         db.drop_collection(name)
     gen = _Gen(anchor.astimezone(UTC), seed)
+    inserted, everything = 0, sum(wanted.values())
     for name, count in wanted.items():
         batch: list[dict[str, Any]] = []
         for doc in _documents(gen, name, count):
             batch.append(doc)
             if len(batch) >= _BATCH:
                 db[name].insert_many(batch, ordered=False)
+                inserted += len(batch)
+                progress(inserted, everything)
                 batch = []
         if batch:
             db[name].insert_many(batch, ordered=False)
+            inserted += len(batch)
+            progress(inserted, everything)
     db["users"].create_index("email", unique=True)
     db["trades"].create_index([("customerId", 1), ("createdAt", -1)])
     db["audit_logs"].create_index("timestamp")

@@ -7,6 +7,7 @@ already running are left alone. ``state.json`` in the data directory records the
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +17,14 @@ from pathlib import Path
 from sreworkbook.config import Environment
 from sreworkbook.exceptions import SandboxError
 from sreworkbook.sandbox.alertmanager_server import start_alertmanager
-from sreworkbook.sandbox.layout import COMPONENTS, Context, Layout, endpoint_of
+from sreworkbook.sandbox.layout import (
+    COMPONENTS,
+    Context,
+    Layout,
+    Silent,
+    StepReporter,
+    endpoint_of,
+)
 from sreworkbook.sandbox.mongo_server import start_mongodb, stop_container
 from sreworkbook.sandbox.process import stop_group
 from sreworkbook.sandbox.prometheus_server import start_prometheus
@@ -37,6 +45,8 @@ from sreworkbook.sandbox.state import (
 __all__ = ["down", "status", "up"]
 
 Starter = Callable[[Context], Record]
+#: Components whose server comes from the ``sandbox`` extra, and the module it needs.
+_EXTRA_MODULES = {"s3": "moto", "receivers": "aiosmtpd"}
 
 
 def _starters() -> dict[str, Starter]:
@@ -82,6 +92,7 @@ def up(
     log: Callable[[str], None] = lambda s: None,
     history_cache: Path | None = None,
     now: datetime | None = None,
+    progress: StepReporter | None = None,
 ) -> SandboxState:
     """Start the sandbox described by ``env`` under ``root`` and return its state.
 
@@ -90,12 +101,14 @@ def up(
     :class:`SandboxError` listing them is raised after every component was tried.
     ``history_cache`` is a directory in which generated Prometheus history is kept for reuse
     by other data directories; ``now`` (aware) fixes the clock the history is anchored to.
+    ``progress`` is told each component's long steps (a terminal's status line).
     """
     layout = Layout.of(env, root)
     layout.data_dir.mkdir(parents=True, exist_ok=True)
     states = StateFile(layout.state_file)
     known = {name: record.current() for name, record in states.read().items()}
-    ctx = Context(env, layout, now or datetime.now(UTC), log, history_cache)
+    steps = progress or Silent()
+    ctx = Context(env, layout, now or datetime.now(UTC), log, history_cache, steps)
     starters = _starters()
 
     def ensure(name: str) -> Record:
@@ -114,8 +127,16 @@ def up(
         if previous is not None and previous.status == RUNNING:
             log(f"{name}: already running (pid {previous.pid}) at {previous.url}")
             return previous
+        module = _EXTRA_MODULES.get(name)
+        if module is not None and importlib.util.find_spec(module) is None:
+            reason = f"needs {module}: pip install 'sreworkbook[sandbox]'"
+            log(f"{name}: FAILED — {reason}")
+            record = Record(name, FAILED, url=where.url, detail=reason)
+            states.put(record)
+            return record
         log(f"{name}: starting on {where.address}")
         began = time.monotonic()
+        steps.step(name, "starting")
         try:
             record = starters[name](ctx)
         except (SandboxError, OSError) as exc:
@@ -128,6 +149,8 @@ def up(
             log(
                 f"{name}: running (pid {record.pid}) at {record.url} after {time.monotonic() - began:.1f} s — {record.detail}"
             )
+        finally:
+            steps.finished(name)
         states.put(record)
         return record
 

@@ -67,8 +67,14 @@ def register(subparsers: Any) -> None:
     out.add_argument("--workdir", default=ExportOptions.workdir, help="workbook on the target")
     out.add_argument("--command", help="sreworkbook executable (default WORKDIR/.venv/bin/...)")
     out.add_argument("--outputs-dir", help="outputs folder on the target (default WORKDIR/outputs)")
-    out.add_argument("--image", default=ExportOptions.image, help="container image (k8s)")
+    out.add_argument(
+        "--image",
+        help="container image (k8s; default $SREWORKBOOK_IMAGE, else image: in the schedule)",
+    )
     out.add_argument("--secret", default=ExportOptions.secret, help="Secret name (k8s)")
+    out.add_argument(
+        "--configmap", default=ExportOptions.configmap, help="ConfigMap of parameters (k8s)"
+    )
     out.add_argument("--pvc", default=ExportOptions.pvc, help="outputs volume claim (k8s)")
     out.add_argument("--user", help="systemd User=")
     out.set_defaults(handler=_export)
@@ -196,6 +202,15 @@ def _secret_refs(schedule: Schedule, root: Path) -> dict[str, tuple[str, ...]]:
     return refs
 
 
+def _parameter_files(root: Path) -> dict[str, str]:
+    folder = root / "parameters"
+    return {
+        p.name: p.read_text(encoding="utf-8")
+        for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix in (".yaml", ".yml")
+    }
+
+
 def _export(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     schedule, path = _schedule(args, root)
     workdir = args.workdir.rstrip("/") or "/"
@@ -207,11 +222,13 @@ def _export(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         workdir=workdir,
         command=args.command or f"{workdir}/.venv/bin/sreworkbook",
         outputs=args.outputs_dir,
-        image=args.image,
+        image=args.image or os.environ.get("SREWORKBOOK_IMAGE", ""),
         secret=args.secret,
+        configmap=args.configmap,
         pvc=args.pvc,
         user=args.user,
         secret_refs=_secret_refs(schedule, root),
+        parameter_files=_parameter_files(root) if args.format == "k8s" else {},
         source=source,
     )
     for written in export(schedule, args.format, args.out, options):

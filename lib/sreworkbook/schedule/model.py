@@ -1,7 +1,9 @@
 """``parameters/schedule.yaml``: which notebooks run on which environment, when, and how hard.
 
-Validated like every parameter file: unknown keys are errors, and an error names the file,
-the dotted key (``jobs.2.cron``) and the job's name.
+A job runs a notebook (``notebook: NAME``) or, with ``command: backups-take``, the nightly
+backup (``sreworkbook backups take``), which records its run in the same ledger under
+``backups_take``. Validated like every parameter file: unknown keys are errors, and an error
+names the file, the dotted key (``jobs.2.cron``) and the job's name.
 """
 
 from __future__ import annotations
@@ -11,17 +13,41 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sreworkbook.config import load_yaml, validation_error
 from sreworkbook.exceptions import ParameterError
 from sreworkbook.schedule.cron import CronExpr, parse_cron
 
-__all__ = ["Job", "NotifyOn", "Schedule", "load_schedule"]
+__all__ = ["Job", "NotifyOn", "Resources", "Schedule", "load_schedule"]
 
 NotifyOn = Literal["failure", "crit", "always"]
+Command = Literal["notebook", "backups-take"]
+#: What a ``backups-take`` job is called in the ledger, and the parameters it takes.
+_TAKE_STEM = "backups_take"
+_TAKE_PARAMETERS = {"engine"}
 #: Job names become file, unit and Kubernetes object names: DNS-1123 labels, ≤ 40 characters.
 _NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?")
+#: A Kubernetes quantity: ``250m``, ``1``, ``512Mi``, ``2Gi``, ``1.5``.
+_QUANTITY = re.compile(r"\d+(\.\d+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?")
+
+
+class Resources(BaseModel):
+    """What one run may use where a scheduler enforces it (Kubernetes requests and limits)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cpu: str = "250m"
+    memory: str = "512Mi"
+    cpu_limit: str | None = None
+    memory_limit: str = "2Gi"
+
+    @field_validator("cpu", "memory", "cpu_limit", "memory_limit")
+    @classmethod
+    def _quantity(cls, value: str | None) -> str | None:
+        if value is not None and not _QUANTITY.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Kubernetes quantity (e.g. 250m, 1, 512Mi, 2Gi)")
+        return value
 
 
 class Job(BaseModel):
@@ -30,7 +56,9 @@ class Job(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    notebook: str
+    #: ``notebook`` runs ``notebook``; ``backups-take`` runs ``sreworkbook backups take``.
+    command: Command = "notebook"
+    notebook: str = ""
     env: str = "sandbox"
     cron: str
     description: str = ""
@@ -49,6 +77,8 @@ class Job(BaseModel):
     daily: bool = False
     #: How late a run may be before ``schedule check`` calls the job stale (default: derived).
     grace_s: float | None = Field(default=None, ge=0)
+    #: Requests and limits for this job (default: the schedule's ``resources``).
+    resources: Resources | None = None
 
     @field_validator("name")
     @classmethod
@@ -74,6 +104,27 @@ class Job(BaseModel):
     def _unique(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(dict.fromkeys(value))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _command(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if data.get("command", "notebook") == "notebook":
+            if not data.get("notebook"):
+                raise ValueError("a notebook job needs notebook: NAME")
+            return data
+        if data.get("notebook") not in (None, "", _TAKE_STEM):  # its own name: a round trip
+            raise ValueError("a backups-take job runs no notebook: leave notebook out")
+        unknown = sorted(set(data.get("parameters") or {}) - _TAKE_PARAMETERS)
+        if unknown:
+            raise ValueError(
+                f"backups-take takes only {', '.join(sorted(_TAKE_PARAMETERS))} as parameters, "
+                f"not {', '.join(unknown)}"
+            )
+        if data.get("cell_timeout_s") is not None:
+            raise ValueError("a backups-take job has no cells: leave cell_timeout_s out")
+        return {**data, "notebook": _TAKE_STEM}
+
     @cached_property
     def expr(self) -> CronExpr:
         """The parsed cron expression."""
@@ -97,7 +148,13 @@ class Job(BaseModel):
         return self.grace_s if self.grace_s is not None else self.worst_case_s() + 300.0
 
     def run_arguments(self, *, env: str | None = None) -> list[str]:
-        """``run NOTEBOOK --env ENV [--cell-timeout S] [-p NAME VALUE]...`` for the CLI."""
+        """``run NOTEBOOK --env ENV [--cell-timeout S] [-p NAME VALUE]...`` for the CLI, or
+        ``backups take --env ENV [--engine E] --no-notify`` (the scheduler notifies)."""
+        if self.command == "backups-take":
+            args = ["backups", "take", "--env", env or self.env]
+            if "engine" in self.parameters:
+                args += ["--engine", _parameter_text(self.parameters["engine"])]
+            return [*args, "--no-notify"]
         args = ["run", self.notebook, "--env", env or self.env]
         if self.cell_timeout_s is not None:
             args += ["--cell-timeout", _number(self.cell_timeout_s)]
@@ -121,7 +178,15 @@ class Schedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    #: The container image the Kubernetes export runs (``$SREWORKBOOK_IMAGE`` overrides it).
+    image: str | None = None
+    #: Default requests and limits of every job.
+    resources: Resources = Field(default_factory=Resources)
     jobs: list[Job]
+
+    def resources_of(self, job: Job) -> Resources:
+        """``job``'s own resources, else the schedule's."""
+        return job.resources or self.resources
 
     def daily_jobs(self) -> list[Job]:
         """The jobs ``sreworkbook daily`` runs."""

@@ -9,6 +9,7 @@ raised). :class:`LogFilter` says which records a scan keeps.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import re
 from collections.abc import Callable, Iterable
@@ -113,7 +114,8 @@ def duration_ms(value: Any) -> float | None:
 _DTYPES = {"ts": "datetime64[ns, UTC]", "statusCode": "Int64", "duration_ms": "float64"}
 _CONSUMED = {alias for aliases in _ALIASES.values() for alias in aliases} | set(LOG_COLUMNS)
 _TEXT_FIELDS = sorted(_CONSUMED - {"ts", "file", "duration_ms"})
-_ARROW_TEXT = pd.StringDtype("pyarrow")
+_HAS_ARROW = importlib.util.find_spec("pyarrow") is not None
+_ARROW_TEXT = pd.StringDtype("pyarrow" if _HAS_ARROW else "python")
 _NUMERIC = ("statusCode", "duration_ms")
 _DURATION_RE2 = r"(?i)^\s*(?P<n>\d+(?:\.\d*)?|\.\d+)\s*(?P<u>ns|us|µs|ms|s|min|m|h)?\s*$"
 
@@ -127,10 +129,15 @@ def empty_log_frame(keep_raw: bool = False) -> pd.DataFrame:
 def columnar_frame(block: bytes, extras: bool) -> pd.DataFrame | None:
     """A block parsed and normalised by polars (``ts`` still text); None if a line is bad.
 
-    Without ``extras`` only the known fields are read (about twice as fast).
+    Without ``extras`` only the known fields are read (about twice as fast). Also None
+    without polars and pyarrow (the ``fast`` extra): the caller then reads line by line.
     """
-    import polars as pl
-
+    if not _HAS_ARROW:
+        return None
+    try:
+        import polars as pl
+    except ImportError:
+        return None
     try:
         if extras:
             table = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None, ignore_errors=True)
@@ -174,6 +181,11 @@ def _pick(raw: pd.DataFrame, name: str) -> pd.Series:
 
 def _durations(values: pd.Series) -> pd.Series:
     """Milliseconds from numbers and ``"165ms"``/``"1.2s"`` text, vectorised (Arrow's RE2)."""
+    if not _HAS_ARROW:
+        parts = values.astype(_ARROW_TEXT).str.extract(_DURATION_RE2)
+        factor = parts["u"].str.lower().map(_UNITS).astype("float64").fillna(1.0)
+        number = pd.to_numeric(parts["n"], errors="coerce").astype("float64")
+        return pd.Series((number * factor).to_numpy(dtype="float64"), index=values.index)
     import pyarrow as pa
     import pyarrow.compute as pc
 

@@ -13,6 +13,8 @@ a bad line is re-read line by line so that bad lines are counted. DuckDB parsed 
 faster than the polars blocks but drops bad lines without counting them and cannot read an
 injected S3 stream; pyarrow's JSON reader rejects a field whose type changes (Winston writes
 ``"duration": "165ms"`` and ``165``); plain per-line orjson or msgspec were slower still.
+polars and pyarrow come with the ``fast`` extra; without them every block is parsed line by
+line (msgspec) and text columns use pandas' Python strings: the same frames, only slower.
 
 Order. Winston appends in time order (give or take a few seconds for a cluster sharing a file),
 so with ``LogLayout.order_slack`` set, a block whose timestamps all lie more than the slack

@@ -110,6 +110,7 @@ class PrometheusSource:
         environ: Mapping[str, str],
         *,
         session: requests.Session | None = None,
+        retries: int = 3,
     ) -> PrometheusSource:
         """A client for ``config``, its credentials resolved from ``environ`` now."""
         from sreworkbook.secrets import resolve
@@ -124,6 +125,7 @@ class PrometheusSource:
             bearer_token=secret(config.bearer_token, "bearer_token"),
             username=secret(config.username, "username"),
             password=secret(config.password, "password"),
+            retries=retries,
         )
 
     # -- public API -------------------------------------------------------------------------

@@ -22,10 +22,14 @@ class ExportOptions:
     command: str = "/opt/sreworkbook/.venv/bin/sreworkbook"
     #: The outputs folder there (default ``WORKDIR/outputs``).
     outputs: str | None = None
-    #: Container image holding the workbook (Kubernetes).
-    image: str = "ghcr.io/example/sreworkbook:latest"
+    #: Container image holding the workbook (Kubernetes); empty: the schedule's ``image:``.
+    image: str = ""
     #: Kubernetes Secret holding the environment variables that parameter files refer to.
     secret: str = "sreworkbook-secrets"
+    #: Kubernetes ConfigMap holding the parameter files, mounted over ``WORKDIR/parameters``.
+    configmap: str = "sreworkbook-parameters"
+    #: The parameter files for the ConfigMap: file name → text (read by the caller).
+    parameter_files: Mapping[str, str] = field(default_factory=dict)
     #: Kubernetes PersistentVolumeClaim for outputs.
     pvc: str = "sreworkbook-outputs"
     #: systemd ``User=`` (none: the manager's default).

@@ -1,53 +1,145 @@
-"""Kubernetes ``batch/v1`` CronJobs, one per job, each running ``sreworkbook schedule run JOB``.
+"""Kubernetes: a ConfigMap of the parameter files and a ``batch/v1`` CronJob per job.
 
-``concurrencyPolicy: Forbid`` (no overlap), ``startingDeadlineSeconds`` (a start missed by
-more is skipped — and ``schedule check`` notices), history limits, ``activeDeadlineSeconds``
-from the job's worst case (every attempt timing out plus backoffs), ``timeZone: Etc/UTC``.
-Secrets come from one Secret: every variable the job's parameter file refers to by
+Each CronJob runs ``sreworkbook schedule run JOB`` in the workbook's image (``--image``, else
+``$SREWORKBOOK_IMAGE``, else ``image:`` in ``schedule.yaml``): ``concurrencyPolicy: Forbid``
+(no overlap), ``startingDeadlineSeconds`` (a start missed by more is skipped — and
+``schedule check`` notices), history limits, ``activeDeadlineSeconds`` from the job's timeout
+(its worst case: every attempt timing out plus the backoffs), ``timeZone: Etc/UTC``, the
+job's requests and limits, a non-root, read-only container.
+
+Parameters come from the ConfigMap, mounted over ``WORKDIR/parameters``. Secrets come from one
+Secret as environment variables: every variable the job's parameter file refers to by
 ``secretKeyRef`` (a missing key stops the pod before it starts) and the rest by ``envFrom``.
-Outputs go to a PersistentVolumeClaim mounted at ``/outputs``; the path is the env var
-``SREWORKBOOK_OUTPUTS`` so that an object-store root can replace it without editing the
-command.
+A parameter file holding a literal secret is refused, so none reaches the ConfigMap. Outputs
+go to a PersistentVolumeClaim at ``WORKDIR/outputs``; the path is the env var
+``SREWORKBOOK_OUTPUTS`` so that an object-store root can replace it without editing the command.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from sreworkbook.exceptions import ParameterError
 from sreworkbook.schedule.export.common import ExportOptions, portable_cron, run_job_argv
-from sreworkbook.schedule.model import Job, Schedule
+from sreworkbook.schedule.export.k8s_secrets import literal_secrets
+from sreworkbook.schedule.model import Job, Resources, Schedule
 
-__all__ = ["cronjob_manifest", "write_kubernetes"]
+__all__ = ["configmap_manifest", "cronjob_manifest", "image_of", "write_kubernetes"]
 
 STARTING_DEADLINE_S = 300
-MOUNT = "/outputs"
+#: The image's user (Containerfile): runs as this uid, owns the outputs volume via fsGroup.
+UID = 10001
+HOME = "/home/sreworkbook"
+#: A ConfigMap holds at most 1 MiB.
+CONFIGMAP_LIMIT = 1 << 20
 
 
-def cronjob_manifest(job: Job, options: ExportOptions) -> tuple[dict[str, Any], str | None]:
-    """The CronJob for ``job`` and a note when its schedule could not be said exactly."""
-    cron, note = portable_cron(job.expr)
-    labels = {"app.kubernetes.io/name": "sreworkbook", "app.kubernetes.io/component": job.name}
-    env: list[dict[str, Any]] = [{"name": "SREWORKBOOK_OUTPUTS", "value": MOUNT}]
+def image_of(schedule: Schedule, options: ExportOptions) -> str:
+    """The image to run: the option (``--image`` or ``$SREWORKBOOK_IMAGE``), else the schedule's."""
+    image = options.image or schedule.image
+    if not image:
+        raise ParameterError(
+            "no container image: set `image:` in schedule.yaml, $SREWORKBOOK_IMAGE or --image",
+            key="image",
+        )
+    return image
+
+
+def _labels(component: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "sreworkbook", "app.kubernetes.io/component": component}
+
+
+def _resources(resources: Resources) -> dict[str, Any]:
+    limits = {"memory": resources.memory_limit}
+    if resources.cpu_limit is not None:
+        limits["cpu"] = resources.cpu_limit
+    return {"requests": {"cpu": resources.cpu, "memory": resources.memory}, "limits": limits}
+
+
+def configmap_manifest(options: ExportOptions) -> dict[str, Any]:
+    """The ConfigMap holding every parameter file; a literal secret in one is refused."""
+    data: dict[str, str] = {}
+    for name, text in sorted(options.parameter_files.items()):
+        found = literal_secrets(text, source=name)
+        if found:
+            raise ParameterError(
+                f"holds a literal secret at {', '.join(found)}: refer to an environment "
+                "variable (${NAME}) held in the Secret instead; it is not put in a ConfigMap",
+                source=name,
+            )
+        data[name] = text
+    size = sum(len(k) + len(v.encode()) for k, v in data.items())
+    if size > CONFIGMAP_LIMIT:
+        raise ParameterError(
+            f"the parameter files take {size:,} bytes, more than a ConfigMap holds (1 MiB)",
+            key="parameters",
+        )
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": options.configmap, "labels": _labels("parameters")},
+        "data": data,
+    }
+
+
+def _container(job: Job, schedule: Schedule, options: ExportOptions) -> dict[str, Any]:
+    env: list[dict[str, Any]] = [
+        {"name": "SREWORKBOOK_OUTPUTS", "value": options.outputs_dir},
+        {"name": "HOME", "value": HOME},
+    ]
     env += [
         {"name": var, "valueFrom": {"secretKeyRef": {"name": options.secret, "key": var}}}
         for var in options.secret_refs.get(job.name, ())
     ]
-    argv = run_job_argv(options, job, outputs="$(SREWORKBOOK_OUTPUTS)")
-    container = {
+    return {
         "name": "sreworkbook",
-        "image": options.image,
-        "command": argv,
+        "image": image_of(schedule, options),
+        "command": run_job_argv(options, job, outputs="$(SREWORKBOOK_OUTPUTS)"),
         "workingDir": options.workdir,
         "env": env,
         "envFrom": [{"secretRef": {"name": options.secret, "optional": True}}],
-        "volumeMounts": [{"name": "outputs", "mountPath": MOUNT}],
-        "resources": {
-            "requests": {"cpu": "250m", "memory": "512Mi"},
-            "limits": {"memory": "2Gi"},
+        "volumeMounts": [
+            {"name": "outputs", "mountPath": options.outputs_dir},
+            {"name": "parameters", "mountPath": f"{options.workdir}/parameters", "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "home", "mountPath": HOME},
+        ],
+        "resources": _resources(schedule.resources_of(job)),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
         },
+    }
+
+
+def cronjob_manifest(
+    job: Job, options: ExportOptions, schedule: Schedule | None = None
+) -> tuple[dict[str, Any], str | None]:
+    """The CronJob for ``job`` and a note when its schedule could not be said exactly."""
+    schedule = schedule or Schedule(jobs=[job])
+    cron, note = portable_cron(job.expr)
+    labels = _labels(job.name)
+    pod = {
+        "restartPolicy": "Never",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "fsGroup": UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [_container(job, schedule, options)],
+        "volumes": [
+            {"name": "outputs", "persistentVolumeClaim": {"claimName": options.pvc}},
+            {"name": "parameters", "configMap": {"name": options.configmap}},
+            {"name": "tmp", "emptyDir": {}},
+            {"name": "home", "emptyDir": {}},
+        ],
     }
     manifest = {
         "apiVersion": "batch/v1",
@@ -67,19 +159,7 @@ def cronjob_manifest(job: Job, options: ExportOptions) -> tuple[dict[str, Any], 
                     # fails for any other reason is not started again.
                     "backoffLimit": 0,
                     "activeDeadlineSeconds": int(job.worst_case_s()) + 120,
-                    "template": {
-                        "metadata": {"labels": dict(labels)},
-                        "spec": {
-                            "restartPolicy": "Never",
-                            "containers": [container],
-                            "volumes": [
-                                {
-                                    "name": "outputs",
-                                    "persistentVolumeClaim": {"claimName": options.pvc},
-                                }
-                            ],
-                        },
-                    },
+                    "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
                 },
             },
         },
@@ -87,19 +167,60 @@ def cronjob_manifest(job: Job, options: ExportOptions) -> tuple[dict[str, Any], 
     return manifest, note
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (the ConfigMap's files) as ``|`` blocks, readable in a review."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
+def _dump(header: list[str], manifest: Mapping[str, Any]) -> str:
+    body = yaml.dump(
+        dict(manifest), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+        allow_unicode=True, width=100,
+    )  # fmt: skip
+    return "\n".join(header) + "\n" + body
+
+
 def write_kubernetes(schedule: Schedule, out: Path, options: ExportOptions) -> list[Path]:
-    """Write ``cronjob-JOB.yaml`` for every job into ``out``."""
-    written: list[Path] = []
+    """Write ``configmap-parameters.yaml`` and ``cronjob-JOB.yaml`` for every job into ``out``."""
+    configmap = configmap_manifest(options)
+    manifests: list[tuple[Path, str]] = []
+    source = f"# Generated by `sreworkbook schedule export --format k8s` from {options.source}."
+    manifests.append(
+        (
+            out / "configmap-parameters.yaml",
+            _dump(
+                [
+                    source,
+                    "# The parameter files, mounted read-only over the image's parameters/.",
+                    "# They hold ${NAME} references only; the values live in the Secret "
+                    f"{options.secret}.",
+                ],
+                configmap,
+            ),
+        )
+    )
     for job in schedule.jobs:
-        manifest, note = cronjob_manifest(job, options)
+        manifest, note = cronjob_manifest(job, options, schedule)
+        refs = options.secret_refs.get(job.name, ())
         header = [
-            f"# Generated by `sreworkbook schedule export --format k8s` from {options.source}.",
+            source,
             f"# Job {job.name}: {job.notebook} on {job.env}, cron {job.cron!r} (UTC).",
         ]
+        if refs:
+            header.append(
+                f"# Needs the Secret {options.secret} with: {', '.join(refs)} "
+                f"(kubectl create secret generic {options.secret} --from-literal=NAME=...)."
+            )
         if note:
             header.append(f"# NOTE: {note}")
-        path = out / f"cronjob-{job.name}.yaml"
-        body = yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)
-        path.write_text("\n".join(header) + "\n" + body, encoding="utf-8")
-        written.append(path)
-    return written
+        manifests.append((out / f"cronjob-{job.name}.yaml", _dump(header, manifest)))
+    for path, text in manifests:
+        path.write_text(text, encoding="utf-8")
+    return [path for path, _ in manifests]

@@ -1,0 +1,57 @@
+"""The kernel channel nbclient waits on without a timeout asks the socket again and again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from queue import Empty
+from typing import Any
+
+import pytest
+import zmq
+import zmq.asyncio
+
+from sreworkbook.reports.execute import _PollingChannel
+
+
+class _MissedWakeUpSocket(zmq.asyncio.Socket):
+    """A socket whose message is there from the second look, but whose wait never wakes."""
+
+    polls: list[int | None]
+
+    async def poll(self, timeout: int | None = None, flags: int = zmq.POLLIN) -> int:  # type: ignore[override]
+        self.polls.append(timeout)
+        if timeout is None:
+            await asyncio.Event().wait()  # the edge-triggered wake-up that never comes
+        return 1 if len(self.polls) >= 2 else 0
+
+
+class _Channel(_PollingChannel):
+    async def _recv(self, **_: Any) -> dict[str, Any]:
+        return {"msg_type": "execute_reply"}
+
+
+@pytest.fixture
+def socket() -> Iterator[_MissedWakeUpSocket]:
+    context = zmq.asyncio.Context()
+    sock = context.socket(zmq.PAIR, socket_class=_MissedWakeUpSocket)
+    sock.polls = []
+    yield sock
+    sock.close(linger=0)
+    context.term()
+
+
+def test_a_reply_whose_wake_up_was_missed_is_found_by_the_next_poll(
+    socket: _MissedWakeUpSocket,
+) -> None:
+    channel = _Channel(socket, session=None)  # type: ignore[arg-type]
+    msg = asyncio.run(asyncio.wait_for(channel.get_msg(timeout=None), 5))
+    assert msg == {"msg_type": "execute_reply"}
+    assert socket.polls == [500, 500]
+
+
+def test_a_wait_with_a_timeout_is_left_as_asked(socket: _MissedWakeUpSocket) -> None:
+    channel = _Channel(socket, session=None)  # type: ignore[arg-type]
+    with pytest.raises(Empty):  # nothing at the first look, and no second one
+        asyncio.run(channel.get_msg(timeout=2))
+    assert socket.polls == [2000]
