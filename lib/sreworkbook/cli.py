@@ -98,6 +98,7 @@ def _capability_commands() -> list[Callable[[Any], None]]:
     from sreworkbook.doctor.cli import register as doctor
     from sreworkbook.incidents.cli import register as logs
     from sreworkbook.index.cli import register as index_register
+    from sreworkbook.respond.cli import register as respond_register
     from sreworkbook.schedule.cli import register as schedule
 
     def outputs(subparsers: Any) -> None:
@@ -106,7 +107,10 @@ def _capability_commands() -> list[Callable[[Any], None]]:
     def backups(subparsers: Any) -> None:
         backups_register(subparsers, record=_record)
 
-    return [alerts, backups, doctor, logs, outputs, schedule]
+    def respond(subparsers: Any) -> None:
+        respond_register(subparsers, expected=_expected)
+
+    return [alerts, backups, doctor, logs, outputs, respond, schedule]
 
 
 def _expected(root: Path, now: datetime) -> Expectations:

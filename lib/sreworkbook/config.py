@@ -7,6 +7,7 @@ errors) and every error names the file and the dotted key. Values that hold cred
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +33,9 @@ __all__ = [
     "NotificationsConfig",
     "PrometheusConfig",
     "RedisConfig",
+    "ReplyRoute",
+    "ResponderConfig",
+    "RunbookMapping",
     "SLOConfig",
     "SandboxConfig",
     "ServiceConfig",
@@ -281,6 +285,95 @@ class SandboxConfig(_Model):
     seed_documents: int = Field(default=100_000, ge=0)
 
 
+#: Where a runbook parameter's value comes from (``responder.runbooks.*.parameters``).
+PARAMETER_SOURCES = ("labels", "alert", "startsAt", "endsAt", "window.start", "window.end")
+_SOURCE_PREFIXES = ("label.", "annotation.")
+
+
+def _parameter_source(value: str) -> str:
+    if value in PARAMETER_SOURCES:
+        return value
+    prefix, _, name = value.partition(".")
+    if f"{prefix}." in _SOURCE_PREFIXES and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return value
+    shown = ", ".join((*PARAMETER_SOURCES, "label.NAME", "annotation.NAME"))
+    raise ValueError(f"unknown source {value!r} (one of: {shown})")
+
+
+def _default_mapping() -> dict[str, str]:
+    return {"labels": "alert", "start": "window.start", "end": "window.end"}
+
+
+class RunbookMapping(_Model):
+    """A notebook run for an alert; ``parameters`` maps its parameters to parts of the alert.
+
+    Sources: ``labels`` (the labels as JSON), ``alert`` (labels, annotations and ``startsAt``
+    as JSON), ``label.NAME``, ``annotation.NAME``, ``startsAt``, ``endsAt``, ``window.start``
+    (``startsAt`` minus the lead) and ``window.end``. Values are passed as data, never code.
+    """
+
+    notebook: str
+    parameters: dict[str, str] = Field(default_factory=_default_mapping)
+
+    @field_validator("parameters")
+    @classmethod
+    def _sources(cls, value: dict[str, str]) -> dict[str, str]:
+        for source in value.values():
+            _parameter_source(source)
+        return value
+
+
+class ReplyRoute(_Model):
+    """Where replies about alerts whose labels equal every ``match`` pair go."""
+
+    match: dict[str, str] = Field(default_factory=dict)
+    notifications: NotificationsConfig
+
+
+def _listen(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"must be HOST:PORT, got {value!r}")
+    return value
+
+
+class ResponderConfig(_Model):
+    """``sreworkbook respond serve``: Alertmanager's webhook in, runbook runs and replies out."""
+
+    listen: str = "127.0.0.1:9097"
+    #: The bearer token Alertmanager sends (``http_config.authorization``): a ``${ENV}``.
+    token: str
+    #: Where the outputs root is served (a web server, the S3 website), for report links.
+    report_base_url: str | None = None
+    runbooks: dict[str, RunbookMapping] = Field(default_factory=dict)
+    #: Run for an alert that matches no runbook; none: the reply says so without a run.
+    triage: RunbookMapping | None = None
+    #: First matching route wins; none matching: the environment's ``notifications``.
+    replies: list[ReplyRoute] = Field(default_factory=list)
+    concurrency: int = Field(default=2, ge=1, le=16)
+    #: A group that fires again within this many seconds of resolving is the same episode.
+    dedup_window_s: float = Field(default=600.0, ge=0)
+    queue_bound: int = Field(default=100, ge=1, le=100_000)
+    #: How long before ``startsAt`` the runbook's window opens.
+    lead_s: float = Field(default=1800.0, ge=0)
+    #: The journal's folder, relative to the workbook root unless absolute.
+    journal_dir: str = ".responder"
+
+    _check_listen = field_validator("listen")(lambda cls, v: _listen(v))
+
+    @field_validator("token")
+    @classmethod
+    def _token_reference(cls, value: str) -> str:
+        if not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", value):
+            raise ValueError("must be a ${ENV_VAR} reference, never the token itself")
+        return value
+
+    @field_validator("report_base_url")
+    @classmethod
+    def _base(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
+
+
 class Environment(_Model):
     """One environment's parameters (``parameters/<name>.yaml``)."""
 
@@ -300,6 +393,7 @@ class Environment(_Model):
     check_timeout_s: float = Field(default=5.0, gt=0, le=300)
     slos: list[SLOConfig] = Field(default_factory=list)
     sandbox: SandboxConfig | None = None
+    responder: ResponderConfig | None = None
     source_file: str = Field(default="", exclude=True)
 
     def secret(self, value: str, environ: Mapping[str, str], *, key: str | None = None) -> str:
