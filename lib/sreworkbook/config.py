@@ -341,6 +341,8 @@ class ResponderConfig(_Model):
     """``sreworkbook respond serve``: Alertmanager's webhook in, runbook runs and replies out."""
 
     listen: str = "127.0.0.1:9097"
+    #: Where Alertmanager reaches it (exports); default ``http://LISTEN/webhook``.
+    url: str | None = None
     #: The bearer token Alertmanager sends (``http_config.authorization``): a ``${ENV}``.
     token: str
     #: Where the outputs root is served (a web server, the S3 website), for report links.
@@ -368,7 +370,7 @@ class ResponderConfig(_Model):
             raise ValueError("must be a ${ENV_VAR} reference, never the token itself")
         return value
 
-    @field_validator("report_base_url")
+    @field_validator("report_base_url", "url")
     @classmethod
     def _base(cls, value: str | None) -> str | None:
         return None if value is None else _http_url(value)

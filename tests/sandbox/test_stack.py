@@ -80,6 +80,7 @@ def test_status_of_a_sandbox_never_started(tmp_path: Path) -> None:
         "prometheus": "disabled",
         "s3": "disabled",
         "receivers": "disabled",
+        "responder": "disabled",
         "alertmanager": "disabled",
     }
     assert state.failed() == ()

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 from sreworkbook.alerts.durations import format_duration_ms
 from sreworkbook.alerts.yamlfile import dump_yaml
-from sreworkbook.config import NotificationsConfig
+from sreworkbook.config import NotificationsConfig, ResponderConfig
 from sreworkbook.exceptions import ParameterError
 from sreworkbook.secrets import references, resolve
 
@@ -220,6 +220,20 @@ def _route(receiver: str, severity: str, repeat_ms: int | None) -> dict[str, Any
     return out
 
 
+def _responder(config: ResponderConfig, url: str | None, secrets: _Secrets) -> dict[str, Any]:
+    """The webhook receiver of ``sreworkbook respond serve`` (bearer token as a secret)."""
+    authorization: dict[str, Any] = {"type": "Bearer"}
+    secrets.put(authorization, "credentials", config.token, what="responder.token",
+                fallback="responder_token")  # fmt: skip
+    hook = {
+        "url": url or config.url or f"http://{config.listen}/webhook",
+        "send_resolved": True,
+        "max_alerts": 0,
+        "http_config": {"authorization": authorization},
+    }
+    return {"name": "responder", "webhook_configs": [hook]}
+
+
 def alertmanager_config(
     notifications: NotificationsConfig,
     *,
@@ -231,12 +245,18 @@ def alertmanager_config(
     pagerduty_routing_key: str | None = None,
     first_routes: Sequence[Mapping[str, Any]] = (),
     extra_receivers: Sequence[Mapping[str, Any]] = (),
+    responder: ResponderConfig | None = None,
+    responder_url: str | None = None,
+    responder_timing: Mapping[str, str] | None = None,
 ) -> AlertmanagerFile:
     """The configuration for ``notifications`` (see the module's table).
 
     ``pagerduty_url``/``pagerduty_routing_key`` point PagerDuty elsewhere (the sandbox's local
     receiver); ``first_routes``/``extra_receivers`` are put before the severity routes (e.g.
     a heartbeat). A missing channel leaves its integration out; a receiver may end with none.
+    With ``responder``, every alert also goes (``continue: true``) to its webhook at
+    ``responder_url`` (default: its ``url``, else its ``listen`` address), with the bearer
+    token as a secret; ``responder_timing`` sets that route's group_wait and friends.
     """
     policy = policy or RoutingPolicy()
     if secrets not in ("files", "inline"):
@@ -258,6 +278,11 @@ def alertmanager_config(
         "repeat_interval": format_duration_ms(policy.repeat_interval_ms),
         "routes": [
             *(dict(r) for r in first_routes),
+            *(
+                [{"receiver": "responder", "continue": True, **(responder_timing or {})}]
+                if responder
+                else []
+            ),
             _route("oncall-critical", "critical", policy.critical_repeat_interval_ms),
             _route("team-warning", "warning", policy.warning_repeat_interval_ms),
         ],
@@ -270,6 +295,7 @@ def alertmanager_config(
             _receiver("oncall-critical", pagerduty=pagerduty, slack=slack),
             _receiver("team-warning", slack=slack, email=email),
             *(dict(r) for r in extra_receivers),
+            *([_responder(responder, responder_url, keeper)] if responder else []),
         ],
         "inhibit_rules": [
             {

@@ -272,7 +272,9 @@ def export_bundle(
             raise ParameterError("no Prometheus connection to read the test samples with")
         client = report.connect()
     cases, skipped = _cases(report, alerts, client)
-    manager = alertmanager_config(env.notifications, policy=policy, secrets_dir=secrets_dir)
+    manager = alertmanager_config(
+        env.notifications, policy=policy, secrets_dir=secrets_dir, responder=env.responder
+    )
     bundle = ExportBundle(out_dir, tuple(alerts), tuple(cases), tuple(skipped), manager, urls)
     header = f"# Written by `sreworkbook alerts export` for {env.name}, tuned on {span}.\n"
     try:

@@ -118,7 +118,9 @@ def build(
     """The responder for environment ``env_arg``, checked, not started."""
     env = load_environment(env_arg, root=root)
     config = responder_config(env)
-    env.secret(config.token, environ, key="responder.token")  # unset: stop now, not at a post
+    if not env.secret(config.token, environ, key="responder.token").strip():  # stop now
+        raise ParameterError(f"{config.token} is empty", source=env.source_file,
+                             key="responder.token")  # fmt: skip
     _check_notebooks(env, config, root)
     executor = Executor(
         env,

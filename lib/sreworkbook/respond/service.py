@@ -110,6 +110,7 @@ class Responder:
             now = self._clock()
             decision, episode = self._episodes.decide(group.group_key, group.status, now)
             if decision is Decision.REPEAT or episode is None:
+                self._note(group, decision, "")
                 return Acceptance(200, decision.value)
             if decision in (Decision.REOPEN, Decision.RECLOSE):
                 self._journal.episode(episode)

@@ -16,6 +16,7 @@ there to try them live.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from sreworkbook.config import Environment, load_yaml
 from sreworkbook.exceptions import ParameterError, SandboxError
 from sreworkbook.sandbox.layout import Context, endpoint_of
 from sreworkbook.sandbox.process import http_ok, port_open, spawn, wait_ready
+from sreworkbook.sandbox.responder_server import responder_token
 from sreworkbook.sandbox.state import RUNNING, Record
 
 __all__ = [
@@ -71,17 +73,31 @@ def _binary() -> str | None:
     return None
 
 
-def sandbox_alertmanager_config(env: Environment) -> AlertmanagerFile:
-    """The routing of the exported configuration, pointed at the local receivers."""
+#: The responder hears of an alert within a second, and of a repeat or resolution in seconds.
+RESPONDER_TIMING = {"group_wait": "1s", "group_interval": "5s", "repeat_interval": "20s"}
+
+
+def sandbox_alertmanager_config(
+    env: Environment, *, responder_token: Mapping[str, str] | None = None
+) -> AlertmanagerFile:
+    """The routing of the exported configuration, pointed at the local receivers (and the
+    responder, with ``responder_token`` as ``{VARIABLE: token}``)."""
     hook = endpoint_of(env, "receivers")
+    responder = env.responder if responder_token else None
     if hook is None:
-        return alertmanager_config(env.notifications, policy=SANDBOX_POLICY, secrets="inline")
+        return alertmanager_config(
+            env.notifications, policy=SANDBOX_POLICY, secrets="inline",
+            environ=dict(responder_token or {}), responder=responder,
+            responder_timing=RESPONDER_TIMING,
+        )  # fmt: skip
     base = urlsplit(hook.url)._replace(path="", query="").geturl()
     return alertmanager_config(
         env.notifications,
         policy=SANDBOX_POLICY,
         secrets="inline",
-        environ={},
+        environ=dict(responder_token or {}),
+        responder=responder,
+        responder_timing=RESPONDER_TIMING,
         pagerduty_url=f"{base}/pagerduty/v2/enqueue",
         pagerduty_routing_key="sandbox-routing-key"
         if env.notifications.pagerduty is None
@@ -137,7 +153,9 @@ def start_alertmanager(ctx: Context) -> Record:
     home = ctx.layout.dir(NAME)
     config = home / "alertmanager.yml"
     config.write_text(
-        sandbox_alertmanager_config(ctx.env).to_yaml(written_by="sreworkbook sandbox up"),
+        sandbox_alertmanager_config(
+            ctx.env, responder_token=responder_token(ctx.env, ctx.layout)
+        ).to_yaml(written_by="sreworkbook sandbox up"),
         encoding="utf-8",
     )
     argv = [

@@ -20,7 +20,9 @@ from sreworkbook.secrets import references
 __all__ = ["COMPONENTS", "Context", "Endpoint", "Layout", "Silent", "StepReporter", "endpoint_of"]
 
 #: Every component, in start order.
-COMPONENTS = ("redis", "mongodb", "ai", "api", "prometheus", "s3", "receivers", "alertmanager")
+COMPONENTS = (
+    "redis", "mongodb", "ai", "api", "prometheus", "s3", "receivers", "responder", "alertmanager"
+)  # fmt: skip
 
 _LOOPBACK = {"127.0.0.1", "localhost"}
 _DEFAULT_PORTS = {"http": 80, "https": 443, "redis": 6379, "mongodb": 27017}
@@ -63,6 +65,8 @@ def _url_of(env: Environment, name: str) -> str | None:
             return slack.webhook_url if slack else None
         case "alertmanager":
             return env.alertmanager.url if env.alertmanager else None
+        case "responder":
+            return f"http://{env.responder.listen}/webhook" if env.responder else None
     raise KeyError(
         f"unknown sandbox component {name!r}, did you mean one of: {', '.join(COMPONENTS)}"
     )

@@ -15,10 +15,10 @@ from sreworkbook.sandbox.log_history import prepare_api_logs
 from sreworkbook.sandbox.process import http_ok, port_open, spawn, wait_ready
 from sreworkbook.sandbox.state import RUNNING, Record
 
-__all__ = ["start_ai", "start_api"]
+__all__ = ["python_env", "start_ai", "start_api"]
 
 
-def _python_env() -> dict[str, str]:
+def python_env() -> dict[str, str]:
     """The environment for a child interpreter that must import this very package."""
     env = dict(os.environ)
     package_parent = str(Path(sreworkbook.__file__).resolve().parent.parent)
@@ -34,7 +34,7 @@ def _start_module(ctx: Context, name: str, module: str, args: list[str], ready_p
         )
     out = ctx.layout.out(name)
     argv = [sys.executable, "-m", module, *args]
-    pid, ticks = spawn(name, argv, log_path=out, cwd=ctx.layout.root, env=_python_env())
+    pid, ticks = spawn(name, argv, log_path=out, cwd=ctx.layout.root, env=python_env())
     wait_ready(name, lambda: http_ok(where.http + ready_path), pid=pid, timeout_s=30, log_path=out)
     return Record(name, RUNNING, pid, ticks, where.url, f"python -m {module}", backend="python")
 

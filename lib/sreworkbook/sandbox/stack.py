@@ -30,6 +30,7 @@ from sreworkbook.sandbox.process import stop_group
 from sreworkbook.sandbox.prometheus_server import start_prometheus
 from sreworkbook.sandbox.receivers_server import start_receivers
 from sreworkbook.sandbox.redis_server import start_redis
+from sreworkbook.sandbox.responder_server import start_responder
 from sreworkbook.sandbox.s3_server import start_s3
 from sreworkbook.sandbox.services import start_ai, start_api
 from sreworkbook.sandbox.state import (
@@ -57,6 +58,7 @@ def _starters() -> dict[str, Starter]:
         "api": start_api,
         "prometheus": start_prometheus,
         "receivers": start_receivers,
+        "responder": start_responder,
         "alertmanager": start_alertmanager,
         "s3": start_s3,
     }
