@@ -117,7 +117,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "token": "${E2E_RESPONDER_TOKEN}",
             "report_base_url": BASE_URL,
             "runbooks": {
-                name: {"notebook": "high_error_rate"} for name in ("E2EErrorSpike", "E2EKilled")
+                name: {"notebook": "high_error_rate"}
+                for name in ("E2EErrorSpike", "E2EKilled", "E2EHostile")
             },
             "journal_dir": str(journal),
             "dedup_window_s": 60,
@@ -221,3 +222,40 @@ def test_no_secret_in_replies_reports_or_journal(stack: Stack) -> None:
     for path in stack.outputs.rglob("*"):
         if path.is_file():
             assert token not in path.read_text(errors="replace"), path
+
+
+HOSTILE = {
+    "job": 'x"; __import__("pathlib").Path("MARKER").touch() #',
+    "instance": '"""\n__import__("pathlib").Path("MARKER").touch()\n"""',
+    "team": "{{ .CommonLabels }} ${HOME} $(touch MARKER) `touch MARKER`",
+    "yaml": "!!python/object/apply:os.system ['touch MARKER']\n- a: [b",
+    "long": "z" * 9_000,
+}
+
+
+def test_hostile_label_values_reach_the_runbook_as_inert_data(stack: Stack, tmp_path: Path) -> None:
+    marker = tmp_path / "executed"
+    labels = {k: v.replace("MARKER", str(marker)) for k, v in HOSTILE.items()}
+    token = (stack.data / "responder" / "token").read_text().strip()
+    body = {
+        "version": "4", "groupKey": "{}:{alertname=\"E2EHostile\"}", "status": "firing",
+        "receiver": "responder", "groupLabels": {"alertname": "E2EHostile"},
+        "alerts": [{
+            "status": "firing", "labels": {"alertname": "E2EHostile", **labels},
+            "annotations": {"summary": labels["team"]},
+            "startsAt": "2026-12-07T01:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+            "fingerprint": "0123", "generatorURL": "http://prometheus/graph",
+        }],
+    }  # fmt: skip
+    answer = requests.post(
+        stack.responder + "/webhook", json=body, headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    reply = wait_for("the reply", lambda: stack.replies("E2EHostile"))[0]
+    run = stack.runs("E2EHostile")[0]
+    assert run["status"] != "ERROR", run["headline"]  # the notebook's code was not broken
+    passed = json.loads(run["parameters"]["labels"])["labels"]
+    assert passed == {"alertname": "E2EHostile", **labels}  # verbatim, as data
+    assert not marker.exists()  # nothing was executed
+    assert "E2EHostile" in reply["text"]
