@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -195,6 +196,19 @@ def test_a_firing_group_gets_one_run_and_a_reply_linking_its_report(stack: Stack
     assert "Resolved after" in closing["text"]
     assert runs[1]["parameters"]["start"] == runs[0]["parameters"]["start"]
     assert runs[1]["parameters"]["end"] > runs[0]["parameters"]["end"]
+
+    def page() -> str:
+        found = list((stack.outputs / "incidents").glob("*-E2EErrorSpike-*.html"))
+        text = found[0].read_text() if found else ""
+        return text if text.count("report</a>") == 2 and "resolved after" in text else ""
+
+    text = wait_for("the incident page with both reports", page, timeout_s=20)
+    for run in runs:
+        assert f'href="../{run["report"]}"' in text  # relative: works wherever served
+    kinds = re.findall(r"<td>(alert|run|reply|resolved|flap)</td>", text)
+    assert kinds == ["alert", "run", "reply", "resolved", "run", "reply"]
+    index = (stack.outputs / "index.html").read_text()
+    assert "<h2>Incidents</h2>" in index and "E2EErrorSpike" in index
 
 
 def test_work_in_the_journal_of_a_killed_responder_runs_once_after_restart(

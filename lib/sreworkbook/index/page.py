@@ -13,11 +13,13 @@ without, after 26 h.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sreworkbook.exceptions import OutputError
+from sreworkbook.index.incidents import incidents_section, load_records
 from sreworkbook.index.ledger_lines import RunLike, read_ledger
 from sreworkbook.index.model import Expectations, summarise
 from sreworkbook.index.render import render_page
@@ -40,8 +42,10 @@ def render_index(
     days: int = DAYS,
     trend_days: int = TREND_DAYS,
     reports_per_job: int = REPORTS_PER_JOB,
+    incidents: str = "",
 ) -> str:
-    """The index page for ``runs`` (read once, in any order) as of ``now``.
+    """The index page for ``runs`` (read once, in any order) as of ``now``; ``incidents`` is
+    the incidents section's HTML (:func:`~sreworkbook.index.incidents.incidents_section`).
 
     ``runs`` may be :class:`~sreworkbook.results.RunSummary` objects or, faster, the lines of
     :func:`~sreworkbook.index.ledger_lines.read_ledger`.
@@ -55,7 +59,7 @@ def render_index(
         reports_per_job=reports_per_job,
         expectations=expected.jobs,
     )
-    return render_page(view, note=expected.note)
+    return render_page(view, note=expected.note, incidents=incidents)
 
 
 def build_index(
@@ -77,9 +81,10 @@ def build_index(
         expected=expected,
         days=days,
         reports_per_job=reports_per_job,
+        incidents=incidents_section(load_records(outputs_dir), now=moment),
     )
     target = outputs_dir / "index.html"
-    partial = target.with_name(f".index.html.{os.getpid()}.partial")
+    partial = target.with_name(f".index.html.{os.getpid()}.{threading.get_ident()}.partial")
     try:
         outputs_dir.mkdir(parents=True, exist_ok=True)
         partial.write_text(page, encoding="utf-8")

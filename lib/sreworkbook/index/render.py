@@ -277,14 +277,14 @@ def _overview(view: IndexView) -> str:
     return f'<div class="swb-overview">{"".join(badges)}</div>'
 
 
-def render_page(view: IndexView, *, note: str = "") -> str:
-    """The whole index page for ``view``."""
+def render_page(view: IndexView, *, note: str = "", incidents: str = "") -> str:
+    """The whole index page for ``view``, with the incidents section's HTML first."""
     last = (
         f"<span>Last run finished {ago(view.now, view.last_finished)}</span>"
         if view.last_finished
         else ""
     )
-    body = (
+    body = incidents + (
         _overview(view)
         + _grid(view)
         + _changes(view)

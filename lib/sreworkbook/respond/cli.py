@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +22,10 @@ from typing import Any
 from sreworkbook.config import Environment, ResponderConfig, load_environment
 from sreworkbook.exceptions import ParameterError
 from sreworkbook.index.model import Expectations
+from sreworkbook.index.page import build_index
 from sreworkbook.index.storage import open_outputs
-from sreworkbook.respond.episodes import Decision
+from sreworkbook.respond.book import IncidentBook
+from sreworkbook.respond.episodes import Decision, Episode
 from sreworkbook.respond.journal import Journal, Work
 from sreworkbook.respond.payload import AlertGroup
 from sreworkbook.respond.server import WebhookServer
@@ -100,7 +103,10 @@ def _runner(
         link = where
         if config.report_base_url:
             link = f"{config.report_base_url.rstrip('/')}/{summary.report}"
-        return RunResult(summary.notebook, summary.status, summary.headline, link, summary.run_id)
+        return RunResult(
+            summary.notebook, summary.status, summary.headline, link, summary.run_id,
+            summary.report,
+        )  # fmt: skip
 
     return run
 
@@ -113,7 +119,7 @@ def build(
     *,
     expected: Expected,
     on_outcome: Callable[[Work, Outcome], None] | None = None,
-    on_decision: Callable[[AlertGroup, Decision, str], None] | None = None,
+    on_decision: Callable[[AlertGroup, Decision, Episode | None], None] | None = None,
 ) -> tuple[Environment, ResponderConfig, Responder]:
     """The responder for environment ``env_arg``, checked, not started."""
     env = load_environment(env_arg, root=root)
@@ -147,18 +153,30 @@ def _serve(args: argparse.Namespace, root: Path, outputs: Path, *, expected: Exp
     def said(line: str) -> None:
         print(line, flush=True)
 
-    def decided(group: AlertGroup, decision: Decision, work_id: str) -> None:
+    book: list[IncidentBook] = []
+
+    def decided(group: AlertGroup, decision: Decision, episode: Episode | None) -> None:
         said(f"{decision.value:7} {group.alertname} ({group.status}, {len(group.alerts)} alerts)")
+        for keeper in book:
+            keeper.decided(group, decision, episode)
 
     def finished(work: Work, outcome: Outcome) -> None:
         sent = ", ".join(f"{d.notifier} {'ok' if d.ok else 'FAILED'}" for d in outcome.deliveries)
         run = f"{outcome.run.status.value} {outcome.run.report_url}" if outcome.run else "no run"
         said(f"replied {work.kind}: {run}; {sent or 'no channel'}")
+        for keeper in book:
+            keeper.finished(work, outcome)
 
     env, config, responder = build(
         args.env, root, args.outputs_url, os.environ, expected=expected,
         on_outcome=finished, on_decision=decided,
     )  # fmt: skip
+    if not args.outputs_url.startswith("s3://"):  # incident pages: a local outputs folder
+        folder = Path(args.outputs_url)
+        book.append(IncidentBook(
+            folder, env.name, clock=time.time,
+            rebuild_index=lambda: build_index(folder, expected=expected(root, datetime.now(UTC))),
+        ))  # fmt: skip
     token = env.secret(config.token, os.environ, key="responder.token")
     server = WebhookServer(_address(args.listen or config.listen), responder, lambda: token)
     replay = responder.start()
@@ -173,4 +191,6 @@ def _serve(args: argparse.Namespace, root: Path, outputs: Path, *, expected: Exp
     finally:
         server.server_close()
         responder.stop(timeout_s=1.0)
+        for keeper in book:
+            keeper.close()
     return 0

@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sreworkbook.respond.episodes import Decision, Episodes
+from sreworkbook.respond.episodes import Decision, Episode, Episodes
 from sreworkbook.respond.journal import Journal, Replay, Work
 from sreworkbook.respond.payload import AlertGroup
 from sreworkbook.respond.work import Executor, Outcome, RunResult
@@ -46,7 +46,7 @@ class Responder:
         *,
         clock: Callable[[], float] = time.time,
         on_outcome: Callable[[Work, Outcome], None] | None = None,
-        on_decision: Callable[[AlertGroup, Decision, str], None] | None = None,
+        on_decision: Callable[[AlertGroup, Decision, Episode | None], None] | None = None,
     ) -> None:
         config = executor.config
         self._executor = executor
@@ -110,12 +110,12 @@ class Responder:
             now = self._clock()
             decision, episode = self._episodes.decide(group.group_key, group.status, now)
             if decision is Decision.REPEAT or episode is None:
-                self._note(group, decision, "")
+                self._note(group, decision, episode)
                 return Acceptance(200, decision.value)
             if decision in (Decision.REOPEN, Decision.RECLOSE):
                 self._journal.episode(episode)
                 self._episodes.restore(episode)
-                self._note(group, decision, "")
+                self._note(group, decision, episode)
                 return Acceptance(200, decision.value)
             if self._pending >= self._bound:
                 return Acceptance(503, "queue full")
@@ -124,12 +124,16 @@ class Responder:
             self._journal.work(work)
             self._episodes.restore(episode)
             self._enqueue(work)
-            self._note(group, decision, work.id)
+            self._note(group, decision, episode)
             return Acceptance(200, decision.value, work.id)
 
-    def _note(self, group: AlertGroup, decision: Decision, work_id: str) -> None:
-        if self._on_decision is not None:
-            self._on_decision(group, decision, work_id)
+    def _note(self, group: AlertGroup, decision: Decision, episode: Episode | None) -> None:
+        if self._on_decision is None:
+            return
+        try:
+            self._on_decision(group, decision, episode)
+        except Exception:  # a record that cannot be written must not refuse the alert
+            log.exception("recording %s for %s failed", decision.value, group.alertname)
 
     def _enqueue(self, work: Work) -> None:
         """Queue ``work`` behind its group's earlier work (call with the lock held)."""

@@ -49,6 +49,8 @@ class RunResult:
     headline: str
     report_url: str
     run_id: str = ""
+    #: The report relative to the outputs root (``runs/DAY/ID/report.html``), if local.
+    report: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,7 @@ class RunResult:
             "headline": self.headline,
             "report_url": self.report_url,
             "run_id": self.run_id,
+            "report": self.report,
         }
 
     @classmethod
@@ -67,6 +70,7 @@ class RunResult:
             str(data["headline"]),
             str(data["report_url"]),
             str(data.get("run_id", "")),
+            str(data.get("report", "")),
         )
 
 
