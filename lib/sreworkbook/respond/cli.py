@@ -52,6 +52,9 @@ def register(subparsers: Any, *, expected: Expected) -> None:
     )
     serve.add_argument("--env", default="sandbox", help="environment name or parameter file")
     serve.add_argument("--listen", metavar="HOST:PORT", help="address (default responder.listen)")
+    serve.add_argument(
+        "--journal-dir", type=Path, help="the journal's folder (default responder.journal_dir)"
+    )
     serve.set_defaults(handler=lambda a, r, o: _serve(a, r, o, expected=expected))
 
 
@@ -120,6 +123,7 @@ def build(
     expected: Expected,
     on_outcome: Callable[[Work, Outcome], None] | None = None,
     on_decision: Callable[[AlertGroup, Decision, Episode | None], None] | None = None,
+    journal_dir: Path | None = None,
 ) -> tuple[Environment, ResponderConfig, Responder]:
     """The responder for environment ``env_arg``, checked, not started."""
     env = load_environment(env_arg, root=root)
@@ -135,7 +139,7 @@ def build(
         sender=default_sender(environ),
     )
     scrubber = Scrubber.from_references(env.secret_references(), environ)
-    folder = Path(config.journal_dir)
+    folder = journal_dir or Path(config.journal_dir)
     journal = Journal((folder if folder.is_absolute() else root / folder) / f"{env.name}.jsonl",
                       scrubber=scrubber)  # fmt: skip
     responder = Responder(executor, journal, on_outcome=on_outcome, on_decision=on_decision)
@@ -169,7 +173,7 @@ def _serve(args: argparse.Namespace, root: Path, outputs: Path, *, expected: Exp
 
     env, config, responder = build(
         args.env, root, args.outputs_url, os.environ, expected=expected,
-        on_outcome=finished, on_decision=decided,
+        on_outcome=finished, on_decision=decided, journal_dir=args.journal_dir,
     )  # fmt: skip
     if not args.outputs_url.startswith("s3://"):  # incident pages: a local outputs folder
         folder = Path(args.outputs_url)

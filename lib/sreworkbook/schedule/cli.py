@@ -20,6 +20,7 @@ from sreworkbook.exceptions import ParameterError, WorkbookError
 from sreworkbook.schedule.cron import next_after
 from sreworkbook.schedule.dispatch import check, run_due, serve
 from sreworkbook.schedule.export import ExportOptions, export, exporters
+from sreworkbook.schedule.export.common import ResponderService
 from sreworkbook.schedule.model import Schedule, load_schedule
 from sreworkbook.schedule.runner import SubprocessRunner
 from sreworkbook.schedule.state import SchedulerFiles
@@ -77,6 +78,11 @@ def register(subparsers: Any) -> None:
     )
     out.add_argument("--pvc", default=ExportOptions.pvc, help="outputs volume claim (k8s)")
     out.add_argument("--user", help="systemd User=")
+    out.add_argument(
+        "--responder-env",
+        metavar="ENV",
+        help="also the alert responder (respond serve) on ENV, as a service (systemd, k8s)",
+    )
     out.set_defaults(handler=_export)
 
 
@@ -202,6 +208,16 @@ def _secret_refs(schedule: Schedule, root: Path) -> dict[str, tuple[str, ...]]:
     return refs
 
 
+def _responder(env_name: str, root: Path) -> ResponderService:
+    env = load_environment(env_name, root=root)
+    if env.responder is None:
+        raise ParameterError(
+            "has no responder: section", source=env.source_file, key="--responder-env"
+        )
+    port = int(env.responder.listen.rpartition(":")[2])
+    return ResponderService(env_name, port, tuple(env.secret_references()))
+
+
 def _parameter_files(root: Path) -> dict[str, str]:
     folder = root / "parameters"
     return {
@@ -230,6 +246,7 @@ def _export(args: argparse.Namespace, root: Path, outputs: Path) -> int:
         secret_refs=_secret_refs(schedule, root),
         parameter_files=_parameter_files(root) if args.format == "k8s" else {},
         source=source,
+        responder=_responder(args.responder_env, root) if args.responder_env else None,
     )
     for written in export(schedule, args.format, args.out, options):
         print(written)

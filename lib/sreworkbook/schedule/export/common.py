@@ -9,7 +9,24 @@ from dataclasses import dataclass, field
 from sreworkbook.schedule.cron import CronExpr
 from sreworkbook.schedule.model import Job
 
-__all__ = ["ExportOptions", "compact", "portable_cron", "run_job_argv"]
+__all__ = [
+    "ExportOptions",
+    "ResponderService",
+    "compact",
+    "portable_cron",
+    "respond_argv",
+    "run_job_argv",
+]
+
+
+@dataclass(frozen=True)
+class ResponderService:
+    """``sreworkbook respond serve`` as a long-running service: its environment and port."""
+
+    env: str
+    port: int
+    #: The ``${VARS}`` its environment file refers to (the token among them).
+    secret_refs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,8 @@ class ExportOptions:
     secret_refs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Source file named in the generated headers.
     source: str = "parameters/schedule.yaml"
+    #: The alert responder to run as a service beside the jobs (``--responder-env``).
+    responder: ResponderService | None = None
 
     @property
     def outputs_dir(self) -> str:
@@ -56,6 +75,19 @@ def run_job_argv(options: ExportOptions, job: Job, *, outputs: str | None = None
         "run",
         job.name,
     ]
+
+
+def respond_argv(
+    options: ExportOptions, service: ResponderService, *, host: str, outputs: str | None = None
+) -> list[str]:
+    """``sreworkbook --root W --outputs O respond serve --env E --listen HOST:PORT``, its
+    journal in the outputs folder (a volume that outlives the process)."""
+    folder = outputs or options.outputs_dir
+    return [
+        options.command, "--root", options.workdir, "--outputs", folder,
+        "respond", "serve", "--env", service.env, "--listen", f"{host}:{service.port}",
+        "--journal-dir", f"{folder}/.responder",
+    ]  # fmt: skip
 
 
 def compact(values: Iterable[int], *, low: int, high: int, sep: str = "-") -> str:

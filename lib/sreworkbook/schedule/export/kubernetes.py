@@ -24,11 +24,23 @@ from typing import Any
 import yaml
 
 from sreworkbook.exceptions import ParameterError
-from sreworkbook.schedule.export.common import ExportOptions, portable_cron, run_job_argv
+from sreworkbook.schedule.export.common import (
+    ExportOptions,
+    ResponderService,
+    portable_cron,
+    respond_argv,
+    run_job_argv,
+)
 from sreworkbook.schedule.export.k8s_secrets import literal_secrets
 from sreworkbook.schedule.model import Job, Resources, Schedule
 
-__all__ = ["configmap_manifest", "cronjob_manifest", "image_of", "write_kubernetes"]
+__all__ = [
+    "configmap_manifest",
+    "cronjob_manifest",
+    "image_of",
+    "responder_manifests",
+    "write_kubernetes",
+]
 
 STARTING_DEADLINE_S = 300
 #: The image's user (Containerfile): runs as this uid, owns the outputs volume via fsGroup.
@@ -87,18 +99,31 @@ def configmap_manifest(options: ExportOptions) -> dict[str, Any]:
 
 
 def _container(job: Job, schedule: Schedule, options: ExportOptions) -> dict[str, Any]:
+    return _base_container(
+        schedule, options, run_job_argv(options, job, outputs="$(SREWORKBOOK_OUTPUTS)"),
+        options.secret_refs.get(job.name, ()), schedule.resources_of(job),
+    )  # fmt: skip
+
+
+def _base_container(
+    schedule: Schedule,
+    options: ExportOptions,
+    command: list[str],
+    refs: tuple[str, ...],
+    resources: Resources,
+) -> dict[str, Any]:
     env: list[dict[str, Any]] = [
         {"name": "SREWORKBOOK_OUTPUTS", "value": options.outputs_dir},
         {"name": "HOME", "value": HOME},
     ]
     env += [
         {"name": var, "valueFrom": {"secretKeyRef": {"name": options.secret, "key": var}}}
-        for var in options.secret_refs.get(job.name, ())
+        for var in refs
     ]
     return {
         "name": "sreworkbook",
         "image": image_of(schedule, options),
-        "command": run_job_argv(options, job, outputs="$(SREWORKBOOK_OUTPUTS)"),
+        "command": command,
         "workingDir": options.workdir,
         "env": env,
         "envFrom": [{"secretRef": {"name": options.secret, "optional": True}}],
@@ -108,13 +133,81 @@ def _container(job: Job, schedule: Schedule, options: ExportOptions) -> dict[str
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "home", "mountPath": HOME},
         ],
-        "resources": _resources(schedule.resources_of(job)),
+        "resources": _resources(resources),
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
     }
+
+
+def _pod_security() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+        "fsGroup": UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def _volumes(options: ExportOptions) -> list[dict[str, Any]]:
+    return [
+        {"name": "outputs", "persistentVolumeClaim": {"claimName": options.pvc}},
+        {"name": "parameters", "configMap": {"name": options.configmap}},
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "home", "emptyDir": {}},
+    ]
+
+
+def responder_manifests(
+    service: ResponderService, options: ExportOptions, schedule: Schedule
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A Deployment running ``respond serve`` (one replica: one journal, on the outputs
+    volume) and the Service Alertmanager posts to (``http://sreworkbook-responder:PORT``)."""
+    labels = _labels("responder")
+    container = _base_container(
+        schedule, options,
+        respond_argv(options, service, host="0.0.0.0", outputs="$(SREWORKBOOK_OUTPUTS)"),
+        service.secret_refs, schedule.resources,
+    )  # fmt: skip
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10}
+    container.update(
+        {
+            "ports": [{"name": "http", "containerPort": service.port, "protocol": "TCP"}],
+            "readinessProbe": {**probe, "initialDelaySeconds": 5},
+            "livenessProbe": {**probe, "initialDelaySeconds": 30, "failureThreshold": 6},
+        }
+    )
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "sreworkbook-responder", "labels": dict(labels)},
+        "spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},  # never two writers of one journal
+            "selector": {"matchLabels": dict(labels)},
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {
+                    "securityContext": _pod_security(),
+                    "containers": [container],
+                    "volumes": _volumes(options),
+                },
+            },
+        },
+    }
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "sreworkbook-responder", "labels": dict(labels)},
+        "spec": {
+            "selector": dict(labels),
+            "ports": [{"name": "http", "port": service.port, "targetPort": "http"}],
+        },
+    }
+    return deployment, svc
 
 
 def cronjob_manifest(
@@ -126,20 +219,9 @@ def cronjob_manifest(
     labels = _labels(job.name)
     pod = {
         "restartPolicy": "Never",
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": UID,
-            "runAsGroup": UID,
-            "fsGroup": UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": _pod_security(),
         "containers": [_container(job, schedule, options)],
-        "volumes": [
-            {"name": "outputs", "persistentVolumeClaim": {"claimName": options.pvc}},
-            {"name": "parameters", "configMap": {"name": options.configmap}},
-            {"name": "tmp", "emptyDir": {}},
-            {"name": "home", "emptyDir": {}},
-        ],
+        "volumes": _volumes(options),
     }
     manifest = {
         "apiVersion": "batch/v1",
@@ -221,6 +303,17 @@ def write_kubernetes(schedule: Schedule, out: Path, options: ExportOptions) -> l
         if note:
             header.append(f"# NOTE: {note}")
         manifests.append((out / f"cronjob-{job.name}.yaml", _dump(header, manifest)))
+    if options.responder is not None:
+        deployment, svc = responder_manifests(options.responder, options, schedule)
+        header = [
+            source,
+            f"# The alert responder for {options.responder.env}: point Alertmanager's "
+            "webhook_configs at",
+            f"# http://sreworkbook-responder:{options.responder.port}/webhook (responder.url; "
+            "`sreworkbook alerts export`).",
+        ]
+        manifests.append((out / "deployment-responder.yaml", _dump(header, deployment)))
+        manifests.append((out / "service-responder.yaml", _dump(header, svc)))
     for path, text in manifests:
         path.write_text(text, encoding="utf-8")
     return [path for path, _ in manifests]
