@@ -136,6 +136,8 @@ def write_sandbox_env(path: Path, data_dir: Path, ports: dict[str, int]) -> Path
             "email": {"smtp_port": ports["smtp"]},
         },
         "sandbox": {"data_dir": str(data_dir)},
+        # The responder has its own stacks (tests/respond); this one would run into outputs/.
+        "responder": None,
     }
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return path

@@ -15,6 +15,7 @@ there to try them live.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sreworkbook.alerts.alertmanager import AlertmanagerFile, RoutingPolicy, alertmanager_config
+from sreworkbook.alerts.durations import parse_duration_ms
 from sreworkbook.alerts.export import prometheus_rule_file
 from sreworkbook.alerts.rules import load_rules
 from sreworkbook.alerts.yamlfile import dump_yaml
@@ -36,6 +38,7 @@ __all__ = [
     "SANDBOX_POLICY",
     "WATCHDOG_RULES",
     "sandbox_alertmanager_config",
+    "sandbox_variant",
     "start_alertmanager",
     "write_rule_files",
 ]
@@ -119,19 +122,51 @@ def sandbox_alertmanager_config(
     )
 
 
+#: The sandbox-only variant of the seed's rules: quick to fire and to resolve in a demo.
+SANDBOX_FOR = "10s"
+SANDBOX_WINDOW = "1m"
+SANDBOX_INTERVAL = "5s"
+_RANGE = re.compile(r"\[(\d+[smh])\]")
+
+
+def sandbox_variant(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The rule file with ``for:`` cut to 10 s, range windows up to 10 m cut to 1 m and groups
+    evaluated every 5 s, so that ``sandbox fault`` leads to an alert (and its resolution)
+    within a minute or two. Longer windows (the SLO burn rates) are kept."""
+
+    def window(match: re.Match[str]) -> str:
+        within = parse_duration_ms(match.group(1)) <= 600_000
+        return f"[{SANDBOX_WINDOW}]" if within else match.group(0)
+
+    groups = []
+    for group in document.get("groups") or []:
+        rules = []
+        for item in group.get("rules") or []:
+            rule = dict(item)
+            if "alert" in rule:
+                if rule.get("for") and parse_duration_ms(rule["for"]) > 10_000:
+                    rule["for"] = SANDBOX_FOR
+                rule["expr"] = _RANGE.sub(window, str(rule["expr"]))
+            rules.append(rule)
+        groups.append({**group, "interval": SANDBOX_INTERVAL, "rules": rules})
+    return {**document, "groups": groups}
+
+
 def write_rule_files(ctx: Context, folder: Path) -> str:
-    """Write the seed's rules and the Watchdog into ``folder``; the ``rule_files`` glob."""
+    """Write the seed's rules (the sandbox variant) and the Watchdog into ``folder``; the
+    ``rule_files`` glob."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "watchdog.yml").write_text(dump_yaml(WATCHDOG_RULES), encoding="utf-8")
     source = ctx.layout.root / "parameters" / "alerts.yaml"
     try:
         rules = load_rules(source)
-        document = prometheus_rule_file(load_yaml(source), rules.alerts)
+        document = sandbox_variant(prometheus_rule_file(load_yaml(source), rules.alerts))
     except ParameterError as exc:
         ctx.log(f"prometheus: the seed's rules are not loaded — {exc}")
     else:
         (folder / "tradeai.yml").write_text(
-            f"# From {source}; written by `sreworkbook sandbox up`.\n" + dump_yaml(document),
+            f"# From {source}, the sandbox-only variant (for: {SANDBOX_FOR}, windows of "
+            f"{SANDBOX_WINDOW}); written by `sreworkbook sandbox up`.\n" + dump_yaml(document),
             encoding="utf-8",
         )
     return str(folder / "*.yml")
