@@ -18,7 +18,7 @@ CONTAINER_PACKAGES := podman buildah mmdebstrap uidmap fuse-overlayfs slirp4netn
 PYTEST_ARGS ?=
 
 .PHONY: setup python-env demo-env lab-env system-packages container-tools ferretdb mongo-tools \
-	demo test lint typecheck lab bench install-sizes clean
+	demo demo-incident test lint typecheck lab bench install-sizes clean
 
 # The package's extras (pyproject.toml): the base is what a production run needs; `make demo`
 # adds the sandbox's servers and the columnar log engine, `make lab` JupyterLab, and
@@ -133,6 +133,10 @@ mongo-tools:
 
 demo: demo-env system-packages ferretdb mongo-tools
 	$(BIN)/sreworkbook demo
+
+# The alert responder's loop: a fault, the runbook's report in Slack, the resolution.
+demo-incident: demo-env system-packages ferretdb mongo-tools
+	$(BIN)/sreworkbook demo --incident
 
 # ruff, and the import contract in pyproject.toml (the layering ARCHITECTURE.md draws).
 lint: python-env

@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="sandbox up, the daily suite, index, sandbox down")
     demo.add_argument("--env", default="sandbox")
+    demo.add_argument(
+        "--incident",
+        action="store_true",
+        help="instead: a fault, the responder's reply with the runbook's report, the resolution",
+    )
     _quiet_option(demo)
     for register in _capability_commands():
         register(sub)
@@ -295,6 +300,13 @@ def _sandbox_up(
 def _demo(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     from sreworkbook import sandbox
 
+    if args.incident:
+        from sreworkbook.demo_incident import demo_incident
+
+        return demo_incident(
+            args.env, root, args.outputs_url,
+            up=lambda env: _sandbox_up(sandbox, env, root, args), say=print,
+        )  # fmt: skip
     env = load_environment(args.env, root=root)
     print("Starting the sandbox (the first start backfills 30 days of metrics)...")
     _sandbox_up(sandbox, env, root, args)

@@ -14,7 +14,7 @@ import re
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from sreworkbook.config import Environment, load_environment
 from sreworkbook.sandbox import down, status, up
 from support.ci import ROOT, unavailable
 from support.net import free_port
+from support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 BASE_URL = "http://reports.test/outputs"
@@ -82,16 +83,6 @@ class Stack:
             return []
         lines = [json.loads(line) for line in ledger.read_text().splitlines() if line.strip()]
         return [s for s in lines if alertname in json.dumps(s["parameters"].get("labels", ""))]
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 150.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.5)
-    pytest.fail(f"{what} did not happen within {timeout_s:.0f} s")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +26,9 @@ from sreworkbook.config import load_environment
 from sreworkbook.sandbox import down, up
 from support.ci import ROOT, unavailable
 from support.net import free_port
+from support.wait import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout_s: float) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(1)
-    pytest.fail(f"{what} did not happen within {timeout_s:.0f} s")
 
 
 def sandbox(*args: str, env_file: Path) -> subprocess.CompletedProcess[str]:

@@ -85,22 +85,23 @@ class StormResult:
 
 def run_storm(url: str, token: str, storm: Storm, *, pace_s: float = 0.0) -> StormResult:
     """Send ``storm`` to ``url`` (the webhook), each sender on its own keep-alive session;
-    ``pace_s`` between a sender's posts (0: as fast as answered)."""
+    a sender's posts start ``pace_s`` apart (0: each as soon as the last is answered)."""
     result = StormResult()
     lock = threading.Lock()
 
     def sender(lane: Sequence[tuple[int, str]]) -> None:
         with requests.Session() as session:
             session.headers["Authorization"] = f"Bearer {token}"
-            for group, status in lane:
+            start = time.perf_counter()
+            for number, (group, status) in enumerate(lane):
+                if pace_s:
+                    time.sleep(max(0.0, start + number * pace_s - time.perf_counter()))
                 began = time.perf_counter()
                 answer = session.post(url, data=group_body(group, status), timeout=30)
                 took = time.perf_counter() - began
                 with lock:
                     result.latencies_s.append(took)
                     result.codes.append(answer.status_code)
-                if pace_s:
-                    time.sleep(pace_s)
 
     began = time.perf_counter()
     threads = [threading.Thread(target=sender, args=(lane,)) for lane in storm.senders]
