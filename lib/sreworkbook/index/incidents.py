@@ -133,13 +133,14 @@ def incident_page(incident: Incident) -> str:
             f"<td>{badge}{_e(event.text)}{link}</td></tr>"
         )
     css = "".join(f".s-{s.value}{{background:{s.colour}}}" for s in Status)
+    colour = (Status.OK if incident.resolved_at else Status.CRIT).value
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Incident {_e(incident.title)}</title><style>{STYLESHEET}{css}</style></head>"
         f'<body><main><header class="swb"><h1>{_e(incident.title)} on {_e(incident.env)}</h1>'
-        f'<div class="swb-meta"><span>{_badge(state, incident.status)}</span>'
+        f'<div class="swb-meta"><span>{_badge(state, colour)}</span>'
         f"<span>opened {_e(incident.opened_at)}</span>"
         + (f"<span>resolved {_e(incident.resolved_at)}</span>" if incident.resolved_at else "")
         + f"<span>incident {_e(incident.id)}</span></div></header>"
@@ -206,11 +207,15 @@ def incidents_section(incidents: Sequence[Incident], *, now: datetime) -> str:
             )
         )
         runs = sum(1 for e in incident.events if e.kind == "run")
+        ran = (
+            f"{runs} runbook run{'s' if runs != 1 else ''} · runbook status "
+            f"{_badge(incident.status, incident.status)}"
+            if runs
+            else "no runbook run"
+        )
         return (
             f'<li>{state} <a href="{FOLDER}/{_e(incident.id)}.html"><b>{_e(incident.title)}</b>'
-            f"</a> on {_e(incident.env)} · opened {_e(incident.opened_at)} · "
-            f"{runs} runbook run{'s' if runs != 1 else ''} · last runbook status "
-            f"{_badge(incident.status, incident.status)}</li>"
+            f"</a> on {_e(incident.env)} · opened {_e(incident.opened_at)} · {ran}</li>"
         )
 
     parts = ['<section class="swb-incidents"><h2>Incidents</h2>']
