@@ -202,7 +202,9 @@ def _secret_refs(schedule: Schedule, root: Path) -> dict[str, tuple[str, ...]]:
     refs: dict[str, tuple[str, ...]] = {}
     for job in schedule.jobs:
         try:
-            refs[job.name] = tuple(load_environment(job.env, root=root).secret_references())
+            env = load_environment(job.env, root=root)
+            # A job never needs the responder's token: only the responder's service gets it.
+            refs[job.name] = tuple(env.model_copy(update={"responder": None}).secret_references())
         except WorkbookError:
             refs[job.name] = ()
     return refs
