@@ -21,6 +21,7 @@ __all__ = [
     "AIServiceConfig",
     "AlertmanagerConfig",
     "BackupsConfig",
+    "BudgetConfig",
     "DatadogConfig",
     "ElasticConfig",
     "Environment",
@@ -281,6 +282,13 @@ class SandboxConfig(_Model):
     seed_documents: int = Field(default=100_000, ge=0)
 
 
+class BudgetConfig(_Model):
+    """A run's budget in an environment file (``budgets: {NOTEBOOK or "*": ...}``)."""
+
+    deadline_s: float | None = Field(default=None, gt=0)
+    cell_timeout_s: float | None = Field(default=None, gt=0)
+
+
 class Environment(_Model):
     """One environment's parameters (``parameters/<name>.yaml``)."""
 
@@ -300,6 +308,8 @@ class Environment(_Model):
     check_timeout_s: float = Field(default=5.0, gt=0, le=300)
     slos: list[SLOConfig] = Field(default_factory=list)
     sandbox: SandboxConfig | None = None
+    #: Run budgets by notebook name (``*`` for every notebook), over each notebook's defaults.
+    budgets: dict[str, BudgetConfig] = Field(default_factory=dict)
     source_file: str = Field(default="", exclude=True)
 
     def secret(self, value: str, environ: Mapping[str, str], *, key: str | None = None) -> str:

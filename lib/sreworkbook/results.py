@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 __all__ = [
+    "EXIT_TIMEOUT",
     "SUMMARY_MIME",
     "CheckResult",
     "Conclusion",
@@ -20,18 +21,29 @@ __all__ = [
     "worst",
 ]
 
+#: Exit code of a run that passed its deadline (as GNU ``timeout`` exits).
+EXIT_TIMEOUT = 124
+
 #: The MIME type under which a notebook publishes its summary for the run pipeline.
 SUMMARY_MIME = "application/vnd.sreworkbook.summary+json"
 
 
 class Status(StrEnum):
-    """How healthy something is. ``ERROR`` is for runs only: the notebook itself failed."""
+    """How healthy something is.
+
+    OK, WARN and CRIT are verdicts on something measured; UNKNOWN means it could not be
+    measured (README, "Statuses"). The last three are for runs only: ``TIMEOUT`` the run passed
+    its deadline, ``ABORTED`` it started and never finished (killed from outside), ``ERROR`` the
+    notebook itself failed.
+    """
 
     OK = "OK"
     WARN = "WARN"
     CRIT = "CRIT"
     UNKNOWN = "UNKNOWN"
     SKIPPED = "SKIPPED"
+    TIMEOUT = "TIMEOUT"
+    ABORTED = "ABORTED"
     ERROR = "ERROR"
 
     @property
@@ -48,7 +60,9 @@ class Status(StrEnum):
         """Exit code of a run ending in this status (see README, "Exit codes")."""
         if self in (Status.OK, Status.WARN, Status.SKIPPED):
             return 0
-        if self is Status.ERROR:
+        if self is Status.TIMEOUT:
+            return EXIT_TIMEOUT
+        if self in (Status.ERROR, Status.ABORTED):
             return 2
         return 1
 
@@ -59,7 +73,9 @@ _RANK = {
     Status.WARN: 2,
     Status.UNKNOWN: 3,
     Status.CRIT: 4,
-    Status.ERROR: 5,
+    Status.TIMEOUT: 5,
+    Status.ABORTED: 6,
+    Status.ERROR: 7,
 }
 _COLOUR = {
     Status.OK: "#1a7f37",
@@ -67,6 +83,8 @@ _COLOUR = {
     Status.CRIT: "#cf222e",
     Status.UNKNOWN: "#6e40c9",
     Status.SKIPPED: "#6e7781",
+    Status.TIMEOUT: "#953800",
+    Status.ABORTED: "#57606a",
     Status.ERROR: "#82071e",
 }
 

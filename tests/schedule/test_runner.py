@@ -61,7 +61,7 @@ class Recorder:
         return [self]
 
 
-def test_a_notebook_that_sleeps_is_killed_and_recorded_as_error(
+def test_a_notebook_that_sleeps_ends_as_timeout_within_the_jobs_limit(
     workbook: Path, write_schedule: Callable[[str], Path]
 ) -> None:
     path = write_schedule(
@@ -75,19 +75,26 @@ def test_a_notebook_that_sleeps_is_killed_and_recorded_as_error(
         load_schedule(path).get("sleeper")
     )
     elapsed = time.monotonic() - started
-    assert result.status is Status.ERROR and result.exit_code == 2
-    assert len(result.attempts) == 1 and result.attempts[0].timed_out  # a timeout is not retried
+    assert result.status is Status.TIMEOUT and result.exit_code == 124
+    assert len(result.attempts) == 1  # a timeout is not retried
     assert elapsed < 20
     last = Ledger(workbook / "outputs" / "ledger.jsonl").runs()[-1]
-    assert last.status is Status.ERROR
-    assert last.headline == "timed out after 6 s"
+    assert last.status is Status.TIMEOUT
     assert (last.notebook, last.env) == ("probe", "test")
-    assert 6 <= last.duration_s < 15
+    # The run is given a deadline of 3 s inside the job's 6 s and normally stops itself there,
+    # with a report; a run slow to start its kernel is killed at 6 s and recorded by the runner.
+    if result.attempts[0].timed_out:
+        assert last.headline == "timed out after 6 s"
+        assert 6 <= last.duration_s < 15
+    else:
+        assert last.headline.startswith("The run was stopped:"), last.headline
+        assert "3 s deadline" in last.headline
+        assert last.duration_s < 6
     time.sleep(1)
     assert _left_behind(workbook) == []
     beat = SchedulerFiles(workbook / "outputs").heartbeat("sleeper")
-    assert beat.last_status == "ERROR" and beat.last_success is None and beat.last_run
-    assert [s.headline for s, _ in notifier.sent] == ["timed out after 6 s"]
+    assert beat.last_status == "TIMEOUT" and beat.last_success is None and beat.last_run
+    assert [s.headline for s, _ in notifier.sent] == [last.headline]
     assert notifier.sent[0][1].endswith("/outputs/index.html")
 
 

@@ -19,6 +19,7 @@ may hold secrets. The errors carry ``attempts`` and ``waited_s``.
 from __future__ import annotations
 
 import json
+import os
 import random
 import socket
 import ssl
@@ -214,6 +215,9 @@ class HttpEdge:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     draw: Callable[[], float] = random.random
+    #: The run's deadline for data sources (``$SREWORKBOOK_SOURCES_DEADLINE``): every call
+    #: ends by it, whatever its own policy allows.
+    run_deadline: Deadline | None = field(default_factory=lambda: Deadline.from_environ(os.environ))
     requests_made: int = field(default=0, init=False)
     seconds_waiting: float = field(default=0.0, init=False)
 
@@ -241,14 +245,22 @@ class HttpEdge:
         """One call, retried under the policy; a :class:`Reply` unless it failed for good.
 
         ``query`` is what the errors say was asked (a PromQL expression, an NRQL query);
-        ``deadline`` a caller's limit (a run budget), kept along with the policy's own.
+        ``deadline`` a caller's limit, kept along with the policy's own and the run's.
         """
         policy = self.policy
         limit = Deadline.after(policy.total_s, clock=self.clock).sooner(deadline)
+        limit = limit.sooner(self.run_deadline)
         endpoint = where(url)
         refusal = self.breaker.refusal(endpoint) if self.breaker else None
         if refusal is not None:
             raise SourceError(refusal, source=self.service, query=query, attempts=0)
+        if limit.expired():
+            raise SourceTimeout(
+                f"{endpoint} not called: the run's time for data sources is used up",
+                source=self.service,
+                query=query,
+                attempts=0,
+            )
         send = dict(headers or {})
         basic = self.auth.apply(send)
         attempts, waited, status = 0, 0.0, None

@@ -21,12 +21,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sreworkbook.exceptions import ParameterError
 
-__all__ = ["Breaker", "Deadline", "RetryPolicy"]
+__all__ = ["RUN_DEADLINE_ENV", "Breaker", "Deadline", "RetryPolicy"]
+
+#: Where a run tells the code in its kernel when its data sources must be done: seconds since
+#: the epoch. The run pipeline sets it a little before the run's own deadline, leaving time to
+#: render the report with whatever could not be measured marked UNKNOWN.
+RUN_DEADLINE_ENV = "SREWORKBOOK_SOURCES_DEADLINE"
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,26 @@ class Deadline:
     @classmethod
     def after(cls, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> Deadline:
         return cls(clock() + seconds, clock)
+
+    @classmethod
+    def from_environ(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> Deadline | None:
+        """The run's deadline for data sources (``$SREWORKBOOK_SOURCES_DEADLINE``), if any."""
+        text = environ.get(RUN_DEADLINE_ENV, "").strip()
+        if not text:
+            return None
+        try:
+            at = float(text)
+        except ValueError:
+            raise ParameterError(
+                f"expected seconds since the epoch, got {text!r}", key=RUN_DEADLINE_ENV
+            ) from None
+        return cls.after(at - wall(), clock=clock)
 
     def remaining(self) -> float:
         """Seconds left (0 once past)."""

@@ -21,9 +21,23 @@ from typing import Any
 import nbformat
 
 from sreworkbook.config import Environment, environment_path, load_environment
-from sreworkbook.exceptions import MissingFileError, NotebookError, OutputError, ParameterError
+from sreworkbook.edges.retry import RUN_DEADLINE_ENV
+from sreworkbook.exceptions import (
+    MissingFileError,
+    NotebookError,
+    NotebookTimeout,
+    OutputError,
+    ParameterError,
+)
 from sreworkbook.reports.assets import ensure_assets
-from sreworkbook.reports.execute import CellStart, coerce_parameters, declared_parameters, execute
+from sreworkbook.reports.budget import Budget, resolve_budget
+from sreworkbook.reports.execute import (
+    CellStart,
+    Limits,
+    coerce_parameters,
+    declared_parameters,
+    execute,
+)
 from sreworkbook.reports.ledger import Ledger
 from sreworkbook.reports.render import render_report
 from sreworkbook.reports.summary import extract
@@ -45,7 +59,9 @@ class RunRequest:
     root: Path
     outputs: Path
     parameters: Mapping[str, str] = field(default_factory=dict)
+    #: Overrides of the notebook's budget (``--cell-timeout``, ``--deadline``).
     cell_timeout_s: float | None = None
+    deadline_s: float | None = None
     #: Called as each code cell starts (progress on a terminal); not part of the run's record.
     on_cell: Callable[[CellStart], None] | None = field(default=None, compare=False, repr=False)
 
@@ -105,8 +121,17 @@ def run_notebook(
         parameters["env"] = str(env_file)
     if "outputs_dir" in declared:
         parameters["outputs_dir"] = str(request.outputs.resolve())
+    budget = resolve_budget(
+        notebook, environment, deadline_s=request.deadline_s, cell_timeout_s=request.cell_timeout_s
+    )
 
     started = clock()
+    limits = Limits(
+        cell_timeout_s=budget.cell_timeout_s,
+        deadline=time.monotonic() + budget.deadline_s,
+        kernel_env={RUN_DEADLINE_ENV: f"{started + budget.sources_s:.3f}"},
+        clock=time.monotonic,
+    )
     stem = notebook.stem
     run_id = (
         f"{datetime.fromtimestamp(started, UTC):%Y%m%dT%H%M%SZ}-{stem}-{environment.name}-"
@@ -128,7 +153,7 @@ def run_notebook(
             executed_path,
             parameters,
             cwd=request.root,
-            cell_timeout_s=request.cell_timeout_s,
+            limits=limits,
             on_cell=request.on_cell,
         )
     except NotebookError as exc:
@@ -141,7 +166,9 @@ def run_notebook(
 
     scrubber = Scrubber.from_references(environment.secret_references(), environ)
     nb = _read_executed(executed_path, notebook)
-    summary = _summarise(nb, failure)
+    if isinstance(failure, NotebookTimeout):
+        _mark_stopped(nb, failure, budget)
+    summary = _summarise(nb, failure, budget)
     summary = replace(
         summary,
         notebook=stem,
@@ -182,8 +209,43 @@ def _read_executed(path: Path, source: Path) -> Any:
         return nbformat.read(str(source), as_version=4)
 
 
-def _summarise(nb: Any, failure: NotebookError | None) -> RunSummary:
+def _mark_stopped(nb: Any, stopped: NotebookTimeout, budget: Budget) -> None:
+    """Say in the running cell's outputs that the run stopped it there (the report shows it)."""
+    cells = nb.get("cells", [])
+    if stopped.index is None or not 0 <= stopped.index < len(cells):
+        return
+    nb.cells[stopped.index].setdefault("outputs", []).append(
+        nbformat.v4.new_output(
+            "display_data",
+            data={"text/markdown": f"**Stopped here:** {_stopped_why(stopped, budget)}."},
+        )
+    )
+
+
+def _stopped_why(stopped: NotebookTimeout, budget: Budget) -> str:
+    cell = f"cell {stopped.cell}" if stopped.cell is not None else "a cell"
+    if stopped.first_line:
+        cell += f" (`{stopped.first_line[:80]}`)"
+    if stopped.deadline:
+        return f"{cell} was still running when the run's {budget.deadline_s:g} s deadline passed"
+    return f"{cell} ran past its {budget.cell_timeout_s:g} s timeout"
+
+
+def _summarise(nb: Any, failure: NotebookError | None, budget: Budget) -> RunSummary:
     published = extract(nb)
+    if isinstance(failure, NotebookTimeout):
+        why = _stopped_why(failure, budget)
+        return RunSummary(
+            status=Status.TIMEOUT,
+            headline=f"The run was stopped: {why}.",
+            metrics=published.metrics if published else {},
+            findings=(
+                Finding(
+                    Status.TIMEOUT, "Run stopped by its budget", f"{why} ({budget.describe()})"
+                ),
+                *(published.findings if published else ()),
+            ),
+        )
     if failure is not None:
         where = f"at cell {failure.cell}" if failure.cell is not None else ""
         cause = f"{failure.ename}: {failure.evalue}" if failure.ename else str(failure)

@@ -44,6 +44,8 @@ __all__ = ["Attempt", "JobResult", "JobRunner", "SubprocessRunner", "should_noti
 
 #: ``crit`` covers UNKNOWN too: the README's exit code 1 means "needs a look" for both.
 _CRIT = frozenset({Status.CRIT, Status.UNKNOWN})
+#: ``failure``: the run itself failed, passed its deadline or never finished.
+_FAILED = frozenset({Status.ERROR, Status.TIMEOUT, Status.ABORTED})
 
 
 def should_notify(notify_on: Iterable[str], status: Status) -> bool:
@@ -51,7 +53,7 @@ def should_notify(notify_on: Iterable[str], status: Status) -> bool:
     wanted = set(notify_on)
     return (
         "always" in wanted
-        or ("failure" in wanted and status is Status.ERROR)
+        or ("failure" in wanted and status in _FAILED)
         or ("crit" in wanted and status in _CRIT)
     )
 
@@ -189,7 +191,7 @@ class SubprocessRunner:
                 timed_out = False
             except subprocess.TimeoutExpired:
                 _kill_tree(process, grace_s=self.kill_grace_s)
-                code, timed_out = Status.ERROR.exit_code, True
+                code, timed_out = Status.TIMEOUT.exit_code, True
             err.seek(0)
             stderr = err.read().decode("utf-8", "replace")
         finished = self.clock()
@@ -222,11 +224,11 @@ class SubprocessRunner:
         start = datetime.fromtimestamp(started, UTC)
         limit = f"{job.timeout_s:g}"
         summary = RunSummary(
-            status=Status.ERROR,
+            status=Status.TIMEOUT,
             headline=f"timed out after {limit} s",
             findings=(
                 Finding(
-                    Status.ERROR,
+                    Status.TIMEOUT,
                     "Run timed out",
                     f"job {job.name} ran past its whole-run limit of {limit} s (attempt "
                     f"{number} of {job.retries + 1}); its processes were killed",
