@@ -1,7 +1,9 @@
 """The run contract: execute one notebook, keep the executed copy, report, summary and ledger line.
 
-A run is written into a hidden staging folder and renamed into place only when every file is
-complete, and the ledger line is appended after that: a killed run never looks finished.
+A run writes a start line to the ledger, then works in a hidden staging folder renamed into
+place only when every file is complete, and appends its summary line after that: a killed run
+never looks finished, and never vanishes either (the index shows it ABORTED once its deadline
+has passed; the next run removes its staging folder).
 Rebuilding the index after a run is the caller's (:func:`sreworkbook.index.cli.run_to_outputs`).
 """
 
@@ -38,7 +40,7 @@ from sreworkbook.reports.execute import (
     declared_parameters,
     execute,
 )
-from sreworkbook.reports.ledger import Ledger
+from sreworkbook.reports.ledger import Ledger, RunStart
 from sreworkbook.reports.render import render_report
 from sreworkbook.reports.summary import extract
 from sreworkbook.results import Finding, RunSummary, Status
@@ -140,10 +142,22 @@ def run_notebook(
     day_dir = request.outputs / "runs" / f"{datetime.fromtimestamp(started, UTC):%Y-%m-%d}"
     staging = day_dir / f".staging-{run_id}"
     final = day_dir / run_id
+    ledger = Ledger(request.outputs / "ledger.jsonl")
+    _sweep_abandoned(request.outputs, ledger, now=datetime.fromtimestamp(started, UTC))
     try:
         staging.mkdir(parents=True)
     except OSError as exc:
         raise OutputError(f"cannot create {staging}: {exc}") from exc
+    ledger.start(
+        RunStart(
+            run_id=run_id,
+            notebook=stem,
+            env=environment.name,
+            started_at=_utc(started),
+            deadline_at=_utc(started + budget.deadline_s),
+            staging=staging.relative_to(request.outputs).as_posix(),
+        )
+    )
 
     executed_path = staging / f"{stem}.ipynb"
     failure: NotebookError | None = None
@@ -160,6 +174,7 @@ def run_notebook(
         if exc.ename in BAD_INPUT_ERRORS:
             # The notebook refused its parameters: bad input, like a bad -p before the run.
             shutil.rmtree(staging, ignore_errors=True)
+            ledger.refused(run_id)
             raise ParameterError(str(exc.evalue), source=str(notebook)) from exc
         failure = exc
     finished = clock()
@@ -197,8 +212,19 @@ def run_notebook(
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise OutputError(f"cannot write the run's outputs under {day_dir}: {exc}") from exc
-    Ledger(request.outputs / "ledger.jsonl").append(summary)
+    ledger.append(summary)
     return RunOutcome(summary=summary, run_dir=final)
+
+
+def _sweep_abandoned(outputs: Path, ledger: Ledger, *, now: datetime) -> None:
+    """Remove the staging folders of runs that will never finish (their deadline is past)."""
+    if not any(outputs.glob("runs/*/.staging-*")):
+        return  # the usual case: no need to read the ledger
+    for start in ledger.unfinished():
+        if start.staging and start.abandoned(now):
+            folder = outputs / start.staging
+            if folder.name.startswith(".staging-") and folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _read_executed(path: Path, source: Path) -> Any:
