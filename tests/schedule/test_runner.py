@@ -17,7 +17,7 @@ import pytest
 from sreworkbook.notify import Delivery, Notification, Notifier
 from sreworkbook.reports import Ledger
 from sreworkbook.results import RunSummary, Status
-from sreworkbook.schedule import load_schedule
+from sreworkbook.schedule import Job, load_schedule
 from sreworkbook.schedule.lock import JobLock, JobLocked
 from sreworkbook.schedule.runner import SubprocessRunner
 from sreworkbook.schedule.state import SchedulerFiles
@@ -96,6 +96,34 @@ def test_a_notebook_that_sleeps_ends_as_timeout_within_the_jobs_limit(
     assert beat.last_status == "TIMEOUT" and beat.last_success is None and beat.last_run
     assert [s.headline for s, _ in notifier.sent] == [last.headline]
     assert notifier.sent[0][1].endswith("/outputs/index.html")
+
+
+class DeafRunner(SubprocessRunner):
+    """Runs a job with a deadline far beyond its ``timeout_s``: a run that does not stop
+    itself in time (a kernel stuck in C code), so the runner has to kill it."""
+
+    def command(self, job: Job) -> list[str]:
+        args = super().command(job)
+        at = args.index("--deadline")
+        return [*args[: at + 1], "600", *args[at + 2 :]]
+
+
+def test_a_run_killed_at_the_jobs_limit_is_recorded_under_its_own_id(
+    workbook: Path, write_schedule: Callable[[str], Path]
+) -> None:
+    path = write_schedule(
+        "jobs:\n  - name: sleeper\n    notebook: probe\n    env: test\n    cron: '* * * * *'\n"
+        "    parameters: {mode: sleep}\n    timeout_s: 12\n"
+    )
+    runner = DeafRunner(root=workbook, outputs=workbook / "outputs", environ=os.environ,
+                        kill_grace_s=3)  # fmt: skip
+    result = runner(load_schedule(path).get("sleeper"))
+    assert result.attempts[0].timed_out and result.exit_code == 124
+    ledger = Ledger(workbook / "outputs" / "ledger.jsonl")
+    [run] = ledger.runs()
+    assert (run.status, run.headline) == (Status.TIMEOUT, "timed out after 12 s")
+    assert ledger.unfinished() == []  # its start line is closed: it is not ABORTED later
+    assert not list((workbook / "outputs").glob("runs/*/.staging-*"))
 
 
 @pytest.fixture

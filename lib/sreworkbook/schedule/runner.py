@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -220,9 +221,29 @@ class SubprocessRunner:
             return Path(self.env_override or job.env).stem
 
     def _record_timeout(self, job: Job, started: float, finished: float, number: int) -> RunSummary:
+        """Record a run killed at ``timeout_s`` under the id its start line gave it (if it got
+        that far), and remove its staging folder: the killed run is over, not ABORTED."""
+        from sreworkbook.index import build_index
+        from sreworkbook.reports import Ledger
+        from sreworkbook.schedule.expectations import load_expectations
+
         env = self._env_name(job)
         start = datetime.fromtimestamp(started, UTC)
         limit = f"{job.timeout_s:g}"
+        ledger = Ledger(self.outputs / "ledger.jsonl")
+        since = rfc3339(start.replace(microsecond=0))
+        began = [
+            run
+            for run in ledger.unfinished()
+            if (run.notebook, run.env) == (job.notebook_stem, env) and run.started_at >= since
+        ]
+        if began and began[-1].staging.startswith("runs/"):
+            shutil.rmtree(self.outputs / began[-1].staging, ignore_errors=True)
+        run_id = (
+            began[-1].run_id
+            if began
+            else f"{start:%Y%m%dT%H%M%SZ}-{job.notebook_stem}-{env}-timeout-{secrets.token_hex(3)}"
+        )
         summary = RunSummary(
             status=Status.TIMEOUT,
             headline=f"timed out after {limit} s",
@@ -236,18 +257,13 @@ class SubprocessRunner:
             ),
             notebook=job.notebook_stem,
             env=env,
-            run_id=f"{start:%Y%m%dT%H%M%SZ}-{job.notebook_stem}-{env}-timeout-"
-            f"{secrets.token_hex(3)}",
+            run_id=run_id,
             started_at=rfc3339(start.replace(microsecond=0)),
             finished_at=rfc3339(datetime.fromtimestamp(finished, UTC).replace(microsecond=0)),
             duration_s=finished - started,
             parameters={**job.parameters, "env": env},
         )
-        from sreworkbook.index import build_index
-        from sreworkbook.reports import Ledger
-        from sreworkbook.schedule.expectations import load_expectations
-
-        Ledger(self.outputs / "ledger.jsonl").append(summary)
+        ledger.append(summary)
         schedule = self.root / "parameters" / "schedule.yaml"
         build_index(self.outputs, expected=load_expectations(schedule, now=self._now()))
         return summary
