@@ -17,6 +17,7 @@ __all__ = [
     "Finding",
     "RunSummary",
     "Status",
+    "fold_findings",
     "format_metric",
     "worst",
 ]
@@ -87,6 +88,18 @@ _COLOUR = {
     Status.ABORTED: "#57606a",
     Status.ERROR: "#82071e",
 }
+
+
+def fold_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """``findings`` with identical ones (severity, title, detail) folded into the first, its
+    title counting them (``No data for latency (×2)``); the order is kept."""
+    counts: dict[Finding, int] = {}
+    for finding in findings:
+        counts[finding] = counts.get(finding, 0) + 1
+    return tuple(
+        f if n == 1 else Finding(f.severity, f"{f.title} (×{n})", f.detail)
+        for f, n in counts.items()
+    )
 
 
 def worst(statuses: Iterable[Status], *, default: Status = Status.OK) -> Status:
