@@ -220,8 +220,11 @@ def tune_rules(
                 [rule], client, start_ms=start_ms, end_ms=end_ms, interval_ms=interval_ms
             )
             return _tune_one(result, rules, inside, start_ms, end_ms)
-        except (ParameterError, SourceError) as exc:
+        except ParameterError as exc:
             problems.append(Finding(Status.WARN, f"{rule.name} not backtested", str(exc)))
+            return None
+        except SourceError as exc:  # nothing measured: not a verdict on the rule
+            problems.append(Finding(Status.UNKNOWN, f"{rule.name} not backtested", str(exc)))
             return None
         finally:
             close = getattr(getattr(client, "session", None), "close", None)
