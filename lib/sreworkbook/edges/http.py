@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import socket
 import ssl
 import time
@@ -44,7 +45,9 @@ __all__ = [
     "HttpEdge",
     "Reply",
     "describe",
+    "printable",
     "retry_after",
+    "unparseable",
     "where",
 ]
 
@@ -108,6 +111,39 @@ class Reply:
         """The start of the body on one line, for a message."""
         text = " ".join(self.text().split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def printable(data: bytes | str, limit: int = 60) -> str:
+    """The start of ``data`` on one line, safe to show: what is not printable becomes ``·``."""
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    shown = "".join(c if c.isprintable() and c != "\ufffd" else "·" for c in text[: limit * 4])
+    shown = " ".join(shown.split())
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def unparseable(body: bytes, content_type: str = "", *, expected: str = "JSON") -> str:
+    """What a body that should have been ``expected`` is instead, with a short excerpt:
+    ``truncated or malformed JSON (37 bytes, application/json): {"status": "ok", "comp…``,
+    ``an HTML page (74 bytes, text/html) instead of JSON: titled '502 Bad Gateway'``."""
+    head = body[:512]
+    kind = f"text that is not {expected}"
+    if not body.strip():
+        return f"an empty body instead of {expected}"
+    decoded = head.decode("utf-8", errors="replace")
+    odd = sum(1 for c in decoded if c == "\ufffd" or (not c.isprintable() and c not in "\r\n\t"))
+    if odd > len(decoded) * 0.1:
+        kind = "binary data"
+    elif head.lstrip()[:1] == b"<" or "html" in content_type.lower():
+        kind = "an HTML page"
+    elif expected == "JSON" and head.lstrip()[:1] in (b"{", b"["):
+        kind = "truncated or malformed JSON"
+    excerpt = printable(body)
+    if kind == "an HTML page":
+        title = re.search(rb"<title[^>]*>(.*?)</title>", body[:4096], re.I | re.S)
+        excerpt = f"titled {printable(title.group(1))!r}" if title else excerpt
+    about = f"{len(body)} bytes" + (f", {content_type.split(';')[0]}" if content_type else "")
+    instead = "" if expected in kind else f" instead of {expected}"
+    return f"{kind} ({about}){instead}: {excerpt}"
 
 
 def where(url: str) -> str:
