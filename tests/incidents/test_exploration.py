@@ -155,7 +155,7 @@ def test_unreadable_logs_are_unknown(tmp_path: Path, logs: str | None, problem: 
 @pytest.mark.parametrize(
     "content",
     [
-        bytes(random.Random(7).randrange(256) for _ in range(64 * 1024)),  # random bytes
+        random.Random(7).randbytes(64 * 1024),  # random bytes
         b"Nov 28 10:00:00 web1 nginx: GET /api 200\n" * 50,  # another format
     ],
 )

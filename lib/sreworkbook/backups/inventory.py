@@ -325,7 +325,8 @@ def collect(
     resolve: Callable[[str], str] = str,
     s3_client: Any = None,
 ) -> tuple[Inventory, tuple[Finding, ...], frozenset[Tier]]:
-    """The inventory of every tier ``config`` names, with a CRIT finding per unreadable tier.
+    """The inventory of every tier ``config`` names: CRIT for a missing local folder, UNKNOWN
+    for an S3 tier that cannot be listed (nothing measured).
 
     ``resolve`` expands ``${ENV}`` references in the S3 settings; ``s3_client`` defaults to
     one made for the configured endpoint and region.
@@ -348,5 +349,5 @@ def collect(
                 resolve(s3.bucket), resolve(s3.prefix), client=client, pattern=config.name_pattern
             )
         except WorkbookError as exc:
-            findings.append(Finding(Status.CRIT, "S3 backups cannot be listed", str(exc)))
+            findings.append(Finding(Status.UNKNOWN, "S3 backups cannot be listed", str(exc)))
     return inventory, tuple(findings), frozenset(tiers)
