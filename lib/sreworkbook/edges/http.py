@@ -304,6 +304,10 @@ class HttpEdge:
         pause: float | None = None
         for retry in range(policy.attempts):
             if retry:
+                gave_up = self.breaker.refusal(endpoint) if self.breaker else None
+                if gave_up is not None:  # other calls found it failing meanwhile
+                    problem = f"{problem}; {gave_up}"
+                    break
                 wait = policy.backoff(retry, self.draw()) if pause is None else pause
                 if wait >= limit.remaining():
                     problem = f"{problem}; out of time after {attempts} attempt{_s(attempts)}"
@@ -337,7 +341,7 @@ class HttpEdge:
             status, timed_out = reply.status, False
             said = reply.body.strip() and "html" not in reply.content_type
             problem = f"HTTP {status}" + (f": {reply.snippet()}" if said else "")
-            if self.breaker and status >= 500:
+            if self.breaker and (status >= 500 or status == 429):
                 self.breaker.failed(endpoint, problem)
             pause = retry_after(reply.headers, self.retry_after_headers)
             if pause is not None and pause > policy.max_retry_after_s:

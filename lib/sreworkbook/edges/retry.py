@@ -12,9 +12,10 @@ tighter :class:`Deadline` (a run's remaining budget); each attempt's timeout is 
 smaller of ``timeout_s`` and what remains, and a wait that would overrun it is not started.
 
 A :class:`Breaker` keeps consecutive failures per endpoint: after ``threshold`` in a row
-(5xx, refused or reset connections, timeouts) it answers for the endpoint at once, until a
-success closes it again — a dashboard's fifty queries do not each wait through the retries of
-a server that is down.
+(5xx, 429, refused or reset connections, timeouts) it answers for the endpoint at once, until
+a success closes it again — a dashboard's fifty queries do not each wait through the retries of
+a server that is down. Calls already retrying stop at their next attempt. Share one breaker
+among the clients of one run (a pool of Prometheus clients) so that the run gives up once.
 """
 
 from __future__ import annotations

@@ -111,8 +111,10 @@ class PrometheusSource:
         *,
         session: requests.Session | None = None,
         retries: int = 3,
+        breaker: Breaker | None = None,
     ) -> PrometheusSource:
-        """A client for ``config``, its credentials resolved from ``environ`` now."""
+        """A client for ``config``, its credentials resolved from ``environ`` now; ``breaker``
+        shared with the run's other clients, else its own."""
         from sreworkbook.secrets import resolve
 
         def secret(value: str | None, key: str) -> str | None:
@@ -126,6 +128,7 @@ class PrometheusSource:
             username=secret(config.username, "username"),
             password=secret(config.password, "password"),
             retries=retries,
+            breaker=breaker,
         )
 
     # -- public API -------------------------------------------------------------------------
