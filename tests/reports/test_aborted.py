@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,17 +21,12 @@ from sreworkbook.reports import Ledger, RunRequest, run_notebook
 from sreworkbook.reports.execute import CellStart
 from sreworkbook.reports.ledger import ABORT_GRACE_S, RunStart
 from sreworkbook.results import Status
-
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+from support.workbook import probe_workbook
 
 
 @pytest.fixture
 def workbook(tmp_path: Path) -> Path:
-    (tmp_path / "parameters").mkdir()
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "parameters" / "test.yaml").write_text("name: test\n")
-    shutil.copy(FIXTURES / "notebooks" / "probe.ipynb", tmp_path / "notebooks")
-    return tmp_path
+    return probe_workbook(tmp_path)
 
 
 def test_a_run_writes_its_start_before_it_runs_a_cell(workbook: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -16,17 +15,12 @@ from sreworkbook.exceptions import ParameterError
 from sreworkbook.reports import Ledger, RunRequest, run_notebook
 from sreworkbook.reports.budget import DEFAULT_BUDGET, Budget, declared_budget, resolve_budget
 from sreworkbook.results import Status
-
-FIXTURES = Path(__file__).parent.parent / "fixtures"
+from support.workbook import probe_workbook
 
 
 @pytest.fixture
 def workbook(tmp_path: Path) -> Path:
-    (tmp_path / "parameters").mkdir()
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "parameters" / "test.yaml").write_text("name: test\n")
-    shutil.copy(FIXTURES / "notebooks" / "probe.ipynb", tmp_path / "notebooks")
-    return tmp_path
+    return probe_workbook(tmp_path)
 
 
 def _declare(notebook: Path, budget: object) -> None:
