@@ -237,22 +237,25 @@ _REPOLL_S = 0.5
 
 
 class _PollingChannel(AsyncZMQSocketChannel):
-    """A kernel channel whose wait without a timeout looks at the socket again every 0.5 s.
+    """A kernel channel whose waits look at the socket again every 0.5 s.
 
     nbclient waits for a cell's ``execute_reply`` with no timeout. pyzmq's asyncio poll
     learns of a new message from an edge-triggered file descriptor, and now and then (about
     one run in ten of a notebook with widgets, seen here under load) the wake-up is missed:
     the reply sits in the socket while the run waits for ever with the kernel idle. A fresh
-    poll reads the socket's events first, so asking again every half second finds it.
+    poll reads the socket's events first, so asking again every half second finds it. A wait
+    with a timeout (a cell under the run's budget) is cut into the same half seconds.
     """
 
     async def get_msg(self, timeout: float | None = None) -> dict[str, Any]:  # type: ignore[override]
-        if timeout is not None:
-            return await super().get_msg(timeout)
+        until = None if timeout is None else time.monotonic() + timeout
         while True:
+            left = _REPOLL_S if until is None else min(_REPOLL_S, until - time.monotonic())
             try:
-                return await super().get_msg(_REPOLL_S)
+                return await super().get_msg(max(left, 0.0))
             except Empty:
+                if until is not None and time.monotonic() >= until:
+                    raise
                 continue
 
 
