@@ -306,7 +306,7 @@ class HttpEdge:
             if retry:
                 gave_up = self.breaker.refusal(endpoint) if self.breaker else None
                 if gave_up is not None:  # other calls found it failing meanwhile
-                    problem = f"{problem}; {gave_up}"
+                    problem = gave_up
                     break
                 wait = policy.backoff(retry, self.draw()) if pause is None else pause
                 if wait >= limit.remaining():

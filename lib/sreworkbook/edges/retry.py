@@ -139,7 +139,7 @@ class Breaker:
         with self._lock:
             count, problem = self._failures.get(endpoint, (0, ""))
         if self.threshold and count >= self.threshold:
-            return f"{problem} (gave up after {count} failures in a row)"
+            return f"{problem} (gave up after {self.threshold} failures in a row)"
         return None
 
     def failed(self, endpoint: str, problem: str) -> None:
