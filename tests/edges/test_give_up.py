@@ -25,12 +25,15 @@ def _environment(url: str) -> Environment:
     return Environment.model_validate({"name": "t", "prometheus": {"url": url, "timeout_s": 2}})
 
 
-@pytest.fixture(params=["500", "429 Retry-After 3600", "reset"])
+@pytest.fixture(params=["500", "429 Retry-After 3600", "reset", "200 HTML page"])
 def sick(request: pytest.FixtureRequest) -> CannedServer:
     routes = {
         "500": Route(500, "internal error", content_type="text/plain"),
         "429 Retry-After 3600": Route(429, "slow down", headers={"Retry-After": "3600"}),
         "reset": Route(hang=True),  # the server drops the connection when released
+        "200 HTML page": Route(
+            200, b"<html><title>Sign in</title></html>", content_type="text/html"
+        ),
     }
     with canned_server() as server:
         server.on(lambda _: True, routes[request.param])

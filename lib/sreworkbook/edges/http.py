@@ -248,6 +248,10 @@ class HttpEdge:
     retry_on: frozenset[int] = RETRY_STATUSES
     retry_after_headers: tuple[str, ...] = ("Retry-After",)
     max_body_bytes: int = MAX_BODY_BYTES
+    #: What a 2xx answer must be to count as one (the problem with it, or ``None``): an
+    #: answer that is not (an HTML page for a JSON API) fails the call and counts against
+    #: the endpoint in the breaker; garbage is not retried.
+    accept: Callable[[Reply], str | None] | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     draw: Callable[[], float] = random.random
@@ -335,6 +339,14 @@ class HttpEdge:
                 raise
             cause = None
             if reply.status not in self.retry_on:
+                unusable = self.accept(reply) if self.accept is not None and reply.ok else None
+                if unusable is not None:
+                    if self.breaker:
+                        self.breaker.failed(endpoint, unusable)
+                    raise SourceError(
+                        unusable, source=self.service, query=query, status=reply.status,
+                        attempts=attempts, waited_s=waited,
+                    )  # fmt: skip
                 if self.breaker:
                     self.breaker.succeeded(endpoint)
                 return replace(reply, attempts=attempts, waited_s=waited)

@@ -23,7 +23,7 @@ import pandas as pd
 import requests
 
 from sreworkbook.config import PrometheusConfig
-from sreworkbook.edges.http import Auth, HttpEdge, Reply
+from sreworkbook.edges.http import Auth, HttpEdge, Reply, unparseable
 from sreworkbook.edges.retry import Breaker, Deadline, RetryPolicy
 from sreworkbook.exceptions import SourceError
 from sreworkbook.timeutil import epoch
@@ -87,6 +87,7 @@ class PrometheusSource:
             policy=policy,
             auth=Auth(bearer_token=bearer_token, username=username, password=password),
             breaker=breaker or Breaker(threshold=policy.attempts),
+            accept=_not_api_answer,
             sleep=sleep,
             draw=draw,
         )
@@ -202,12 +203,8 @@ class PrometheusSource:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise SourceError(
-                f"HTTP {reply.status}: not a Prometheus API answer",
-                source=self.name,
-                query=expr,
-                status=reply.status,
-            )
+            problem = _not_api_answer(reply) or f"HTTP {reply.status}: not a Prometheus answer"
+            raise SourceError(problem, source=self.name, query=expr, status=reply.status)
         if reply.status != 200 or body.get("status") != "success":
             raise SourceError(
                 f"{body.get('errorType', 'error')}: {body.get('error', reply.reason)}",
@@ -217,3 +214,14 @@ class PrometheusSource:
             )
         data = body.get("data", {})
         return data if isinstance(data, dict) else {}
+
+
+def _not_api_answer(reply: Reply) -> str | None:
+    """What is wrong with an answer that is not the API's JSON object, or ``None``."""
+    try:
+        body = reply.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        return None
+    return f"HTTP {reply.status} with {unparseable(reply.body, reply.content_type)}"
