@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := $(CURDIR)/.tools/bin
 FERRETDB_VERSION := v1.24.2
+TOXIPROXY_VERSION := v2.5.0
 # The real mongodump/mongorestore are built from the source kept in ../shared/third_party
 # (the Go module proxy refuses github.com/mongodb/mongo-tools); see the mongo-tools target.
 MONGO_TOOLS_TARBALL := $(firstword $(wildcard $(CURDIR)/../shared/third_party/mongo-tools-*.tar.gz))
@@ -17,7 +18,7 @@ CONTAINER_PACKAGES := podman buildah mmdebstrap uidmap fuse-overlayfs slirp4netn
 	containernetworking-plugins
 PYTEST_ARGS ?=
 
-.PHONY: setup python-env demo-env lab-env system-packages container-tools ferretdb mongo-tools \
+.PHONY: setup python-env demo-env lab-env system-packages container-tools ferretdb mongo-tools toxiproxy \
 	demo demo-incident test lint typecheck lab bench install-sizes clean
 
 # The package's extras (pyproject.toml): the base is what a production run needs; `make demo`
@@ -27,7 +28,7 @@ EXTRAS_test := test
 EXTRAS_demo := sandbox,fast
 EXTRAS_lab := lab,sandbox,fast
 
-setup: python-env system-packages ferretdb mongo-tools
+setup: python-env system-packages ferretdb mongo-tools toxiproxy
 
 python-env: $(VENV)/.installed-test
 demo-env: $(VENV)/.installed-demo
@@ -80,6 +81,24 @@ ferretdb:
 	echo $(FERRETDB_VERSION) > "$$work/build/version/version.txt" && mkdir -p $(TOOLS) && \
 	(cd "$$work" && go build -o $(TOOLS)/ferretdb ./cmd/ferretdb); status=$$?; \
 	rm -rf "$$work"; exit $$status
+
+# Shopify's Toxiproxy for the fault matrix (tests/faults): `go install` through the module proxy
+# into .tools/bin (shared by every worktree: built beside the target under a lock, renamed into
+# place). Under CI=true, ending without it fails the run; elsewhere the fault tier is skipped.
+toxiproxy:
+	@stamp="$(TOOLS)/../toxiproxy.version"; \
+	have() { [ -x "$(TOOLS)/toxiproxy-server" ] && grep -qx "$(TOXIPROXY_VERSION)" "$$stamp" 2>/dev/null; }; \
+	if have; then exit 0; fi; \
+	mkdir -p $(TOOLS); exec 9>"$(TOOLS)/../toxiproxy.lock"; flock 9; if have; then exit 0; fi; \
+	if command -v go >/dev/null 2>&1; then \
+	  echo "building Toxiproxy $(TOXIPROXY_VERSION) into .tools/bin"; \
+	  work=$$(mktemp -d); trap 'rm -rf "$$work"' EXIT; \
+	  GOBIN="$$work" go install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION) \
+	    && mv -f "$$work/server" "$(TOOLS)/toxiproxy-server" && echo "$(TOXIPROXY_VERSION)" > "$$stamp"; \
+	fi; \
+	if have; then echo "toxiproxy: $(TOXIPROXY_VERSION) in .tools/bin"; \
+	elif [ "$$CI" = true ]; then echo "toxiproxy: cannot build $(TOXIPROXY_VERSION) (CI=true: failing)"; exit 1; \
+	else echo "toxiproxy: not built; the fault matrix tier will be skipped"; fi
 
 # The real mongodump/mongorestore for the backup drills and `backups take`, found in this order:
 # on PATH (MongoDB's Database Tools packages) → already in .tools/bin → built offline from the

@@ -18,7 +18,15 @@ def test_worst_ignores_skipped() -> None:
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(Status.OK, 0), (Status.WARN, 0), (Status.CRIT, 1), (Status.UNKNOWN, 1), (Status.ERROR, 2)],
+    [
+        (Status.OK, 0),
+        (Status.WARN, 0),
+        (Status.CRIT, 1),
+        (Status.UNKNOWN, 1),
+        (Status.ERROR, 2),
+        (Status.TIMEOUT, 124),
+        (Status.ABORTED, 2),
+    ],
 )
 def test_exit_codes(status: Status, code: int) -> None:
     assert status.exit_code == code

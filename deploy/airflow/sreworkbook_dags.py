@@ -27,7 +27,7 @@ with DAG(
 ) as health_inspection_dag:
     BashOperator(
         task_id='health_inspection',
-        bash_command='/opt/sreworkbook/.venv/bin/sreworkbook --root /opt/sreworkbook --outputs "${SREWORKBOOK_OUTPUTS:-/opt/sreworkbook/outputs}" run health_inspection --env sandbox --cell-timeout 120',
+        bash_command='/opt/sreworkbook/.venv/bin/sreworkbook --root /opt/sreworkbook --outputs "${SREWORKBOOK_OUTPUTS:-/opt/sreworkbook/outputs}" run health_inspection --env sandbox --deadline 270 --cell-timeout 120',
         cwd='/opt/sreworkbook',
         retries=2,
         retry_delay=timedelta(seconds=30.0),
@@ -47,7 +47,7 @@ with DAG(
 ) as metrics_dashboard_dag:
     BashOperator(
         task_id='metrics_dashboard',
-        bash_command='/opt/sreworkbook/.venv/bin/sreworkbook --root /opt/sreworkbook --outputs "${SREWORKBOOK_OUTPUTS:-/opt/sreworkbook/outputs}" run metrics_dashboard --env sandbox --cell-timeout 300',
+        bash_command='/opt/sreworkbook/.venv/bin/sreworkbook --root /opt/sreworkbook --outputs "${SREWORKBOOK_OUTPUTS:-/opt/sreworkbook/outputs}" run metrics_dashboard --env sandbox --deadline 840 --cell-timeout 300',
         cwd='/opt/sreworkbook',
         retries=2,
         retry_delay=timedelta(seconds=60.0),
@@ -67,7 +67,7 @@ with DAG(
 ) as incident_digest_dag:
     BashOperator(
         task_id='incident_digest',
-        bash_command='/opt/sreworkbook/.venv/bin/sreworkbook --root /opt/sreworkbook --outputs "${SREWORKBOOK_OUTPUTS:-/opt/sreworkbook/outputs}" run incident_explorer --env sandbox --cell-timeout 300',
+        bash_command='/opt/sreworkbook/.venv/bin/sreworkbook --root /opt/sreworkbook --outputs "${SREWORKBOOK_OUTPUTS:-/opt/sreworkbook/outputs}" run incident_explorer --env sandbox --deadline 840 --cell-timeout 300',
         cwd='/opt/sreworkbook',
         retries=2,
         retry_delay=timedelta(seconds=60.0),
@@ -107,7 +107,7 @@ with DAG(
 ) as backup_drill_dag:
     BashOperator(
         task_id='backup_drill',
-        bash_command='/opt/sreworkbook/.venv/bin/sreworkbook --root /opt/sreworkbook --outputs "${SREWORKBOOK_OUTPUTS:-/opt/sreworkbook/outputs}" run backup_restore_drill --env sandbox --cell-timeout 1800',
+        bash_command='/opt/sreworkbook/.venv/bin/sreworkbook --root /opt/sreworkbook --outputs "${SREWORKBOOK_OUTPUTS:-/opt/sreworkbook/outputs}" run backup_restore_drill --env sandbox --deadline 3540 --cell-timeout 1800',
         cwd='/opt/sreworkbook',
         retries=1,
         retry_delay=timedelta(seconds=300.0),
@@ -127,7 +127,7 @@ with DAG(
 ) as alert_tuning_dag:
     BashOperator(
         task_id='alert_tuning',
-        bash_command='/opt/sreworkbook/.venv/bin/sreworkbook --root /opt/sreworkbook --outputs "${SREWORKBOOK_OUTPUTS:-/opt/sreworkbook/outputs}" run alert_tuning --env sandbox --cell-timeout 900',
+        bash_command='/opt/sreworkbook/.venv/bin/sreworkbook --root /opt/sreworkbook --outputs "${SREWORKBOOK_OUTPUTS:-/opt/sreworkbook/outputs}" run alert_tuning --env sandbox --deadline 1740 --cell-timeout 900',
         cwd='/opt/sreworkbook',
         retries=1,
         retry_delay=timedelta(seconds=120.0),

@@ -1,7 +1,7 @@
 """The ``sreworkbook`` command: run notebooks, build the index, drive the sandbox.
 
 Exit codes (README, "Exit codes"): 0 OK or WARN, 1 CRIT or UNKNOWN, 2 a notebook failed,
-64 bad input (parameters, a missing file, a bad argument); ``sandbox status`` exits 3 when a
+124 a run passed its deadline (TIMEOUT), 64 bad input (parameters, a missing file, a bad argument); ``sandbox status`` exits 3 when a
 component is not running (like ``systemctl status``).
 
 On a terminal, ``run``, ``daily``, ``demo`` and ``sandbox up`` draw a status line on stderr
@@ -53,7 +53,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE")
     )
-    run.add_argument("--cell-timeout", type=float, default=None, help="seconds per cell")
+    run.add_argument(
+        "--deadline",
+        type=_seconds,
+        default=None,
+        help="seconds for the whole run (default: the notebook's budget); past it: exit 124",
+    )
+    run.add_argument(
+        "--cell-timeout",
+        type=_seconds,
+        default=None,
+        help="seconds per cell (default: the notebook's budget)",
+    )
     _quiet_option(run)
 
     sub.add_parser("index", help="rebuild outputs/index.html from the ledger")
@@ -84,6 +95,17 @@ def _parser() -> argparse.ArgumentParser:
     for register in _capability_commands():
         register(sub)
     return parser
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds (argparse reports the ``ValueError`` as bad input, 64)."""
+    value = float(text)
+    if not value > 0:
+        raise ValueError(text)
+    return value
+
+
+_seconds.__name__ = "number of seconds"  # argparse: "invalid number of seconds value: '0'"
 
 
 def _quiet_option(parser: argparse.ArgumentParser) -> None:
@@ -189,6 +211,7 @@ def _run(args: argparse.Namespace, root: Path, outputs: Path) -> int:
                 outputs=outputs,
                 parameters=dict(args.parameter),
                 cell_timeout_s=args.cell_timeout,
+                deadline_s=args.deadline,
                 on_cell=cells.started,
             ),
             environ=os.environ,

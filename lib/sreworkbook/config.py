@@ -22,6 +22,7 @@ __all__ = [
     "AIServiceConfig",
     "AlertmanagerConfig",
     "BackupsConfig",
+    "BudgetConfig",
     "DatadogConfig",
     "ElasticConfig",
     "Environment",
@@ -376,6 +377,13 @@ class ResponderConfig(_Model):
         return None if value is None else _http_url(value)
 
 
+class BudgetConfig(_Model):
+    """A run's budget in an environment file (``budgets: {NOTEBOOK or "*": ...}``)."""
+
+    deadline_s: float | None = Field(default=None, gt=0)
+    cell_timeout_s: float | None = Field(default=None, gt=0)
+
+
 class Environment(_Model):
     """One environment's parameters (``parameters/<name>.yaml``)."""
 
@@ -396,6 +404,8 @@ class Environment(_Model):
     slos: list[SLOConfig] = Field(default_factory=list)
     sandbox: SandboxConfig | None = None
     responder: ResponderConfig | None = None
+    #: Run budgets by notebook name (``*`` for every notebook), over each notebook's defaults.
+    budgets: dict[str, BudgetConfig] = Field(default_factory=dict)
     source_file: str = Field(default="", exclude=True)
 
     def secret(self, value: str, environ: Mapping[str, str], *, key: str | None = None) -> str:

@@ -10,6 +10,7 @@
     ├── SandboxError(RuntimeError)      a sandbox component could not start or stop
     ├── JobLocked(RuntimeError)         a scheduled job is already running (no overlap)
     ├── NotebookError(RuntimeError)     a notebook raised while executing                → exit 2
+    │   └── NotebookTimeout             a cell ran past its timeout or the run's deadline → exit 124
     └── OutputError(OSError)            a run's outputs could not be written
 
 Each subclass also inherits the builtin it resembles, so callers that only know the builtin
@@ -23,6 +24,7 @@ __all__ = [
     "JobLocked",
     "MissingFileError",
     "NotebookError",
+    "NotebookTimeout",
     "OutputError",
     "ParameterError",
     "SandboxError",
@@ -141,6 +143,30 @@ class NotebookError(WorkbookError, RuntimeError):
         self.ename = ename
         self.evalue = evalue
         super().__init__(message)
+
+
+class NotebookTimeout(NotebookError):
+    """A cell was stopped: it ran past its own timeout, or past the run's deadline.
+
+    ``cell`` is the running cell's place among the code cells (1, 2, ...), ``index`` its
+    place among all cells, ``first_line`` its first line, ``deadline`` whether the run's
+    deadline (not the cell's own timeout) stopped it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        notebook: str,
+        cell: int | None,
+        index: int | None,
+        first_line: str = "",
+        deadline: bool = False,
+    ) -> None:
+        super().__init__(message, notebook=notebook, cell=cell, ename="CellTimeoutError")
+        self.index = index
+        self.first_line = first_line
+        self.deadline = deadline
 
 
 class OutputError(WorkbookError, OSError):

@@ -10,28 +10,41 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 __all__ = [
+    "EXIT_TIMEOUT",
     "SUMMARY_MIME",
     "CheckResult",
     "Conclusion",
     "Finding",
     "RunSummary",
     "Status",
+    "fold_findings",
     "format_metric",
     "worst",
 ]
+
+#: Exit code of a run that passed its deadline (as GNU ``timeout`` exits).
+EXIT_TIMEOUT = 124
 
 #: The MIME type under which a notebook publishes its summary for the run pipeline.
 SUMMARY_MIME = "application/vnd.sreworkbook.summary+json"
 
 
 class Status(StrEnum):
-    """How healthy something is. ``ERROR`` is for runs only: the notebook itself failed."""
+    """How healthy something is.
+
+    OK, WARN and CRIT are verdicts on something measured; UNKNOWN means it could not be
+    measured (README, "Statuses"). The last three are for runs only: ``TIMEOUT`` the run passed
+    its deadline, ``ABORTED`` it started and never finished (killed from outside), ``ERROR`` the
+    notebook itself failed.
+    """
 
     OK = "OK"
     WARN = "WARN"
     CRIT = "CRIT"
     UNKNOWN = "UNKNOWN"
     SKIPPED = "SKIPPED"
+    TIMEOUT = "TIMEOUT"
+    ABORTED = "ABORTED"
     ERROR = "ERROR"
 
     @property
@@ -48,7 +61,9 @@ class Status(StrEnum):
         """Exit code of a run ending in this status (see README, "Exit codes")."""
         if self in (Status.OK, Status.WARN, Status.SKIPPED):
             return 0
-        if self is Status.ERROR:
+        if self is Status.TIMEOUT:
+            return EXIT_TIMEOUT
+        if self in (Status.ERROR, Status.ABORTED):
             return 2
         return 1
 
@@ -59,7 +74,9 @@ _RANK = {
     Status.WARN: 2,
     Status.UNKNOWN: 3,
     Status.CRIT: 4,
-    Status.ERROR: 5,
+    Status.TIMEOUT: 5,
+    Status.ABORTED: 6,
+    Status.ERROR: 7,
 }
 _COLOUR = {
     Status.OK: "#1a7f37",
@@ -67,8 +84,22 @@ _COLOUR = {
     Status.CRIT: "#cf222e",
     Status.UNKNOWN: "#6e40c9",
     Status.SKIPPED: "#6e7781",
+    Status.TIMEOUT: "#953800",
+    Status.ABORTED: "#57606a",
     Status.ERROR: "#82071e",
 }
+
+
+def fold_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """``findings`` with identical ones (severity, title, detail) folded into the first, its
+    title counting them (``No data for latency (×2)``); the order is kept."""
+    counts: dict[Finding, int] = {}
+    for finding in findings:
+        counts[finding] = counts.get(finding, 0) + 1
+    return tuple(
+        f if n == 1 else Finding(f.severity, f"{f.title} (×{n})", f.detail)
+        for f, n in counts.items()
+    )
 
 
 def worst(statuses: Iterable[Status], *, default: Status = Status.OK) -> Status:

@@ -196,7 +196,7 @@ def test_s3_listing_on_a_real_endpoint(s3_server: S3Server, s3_env: None, tmp_pa
 
 
 @pytest.mark.integration
-def test_unreachable_or_missing_bucket_is_a_crit_finding(
+def test_a_missing_bucket_is_a_crit_finding(
     s3_server: S3Server, s3_env: None, tmp_path: Path
 ) -> None:
     config = BackupsConfig.model_validate(

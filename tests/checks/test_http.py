@@ -145,6 +145,42 @@ def test_health_status_from_code_and_payload(
     assert words in result.detail
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type", "what"),
+    [
+        (b'{"status": "ok", "checks": {"mongodb": {"sta', "application/json",
+         'truncated or malformed JSON (44 bytes, application/json): '
+         '{"status": "ok", "checks": {"mongodb": {"sta'),
+        (b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
+         "text/html", "an HTML page (74 bytes, text/html) instead of JSON: titled '502 Bad Gateway'"),
+        (bytes(range(256)) * 4, "application/octet-stream",
+         "binary data (1024 bytes, application/octet-stream) instead of JSON: "),
+    ],
+)  # fmt: skip
+def test_a_detailed_health_answer_that_cannot_be_read_is_unknown_saying_why(
+    http_server: Serve, body: bytes, content_type: str, what: str
+) -> None:
+    routes = healthy_routes()
+    routes["/health/detailed"] = Route(body=body, content_type=content_type)
+    server = http_server(routes)
+    env = environment(server.url, probes={})
+    results = by_key(run_checks(service_checks(env, environ={})))
+    detailed = results[("service", "health detailed")]
+    # Before: OK, "HTTP 200, 0 components".
+    assert detailed.status is Status.UNKNOWN
+    assert detailed.detail.startswith(f"HTTP 200 but {what}"), detailed.detail
+    assert detailed.detail.isprintable() and len(detailed.detail) < 200
+    assert not any(r.component != "service" for r in results.values())  # no components made up
+
+
+def test_a_json_health_answer_cut_short_is_unknown(http_server: Serve) -> None:
+    server = http_server({"/health": Route(body=b'{"status": "o')})
+    env = environment(server.url, detailed_path=None, probes={})
+    (result,) = run_checks(service_checks(env, environ={}))
+    assert result.status is Status.UNKNOWN
+    assert "truncated or malformed JSON" in result.detail
+
+
 def test_a_probe_answering_the_wrong_code_is_crit(http_server: Serve) -> None:
     routes = healthy_routes()
     routes["/health/ready"] = Route(status=503, body={"status": "not ready"})

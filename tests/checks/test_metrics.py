@@ -87,16 +87,36 @@ def test_all_required_missing_is_crit(http_server: Serve) -> None:
 @pytest.mark.parametrize(
     ("route", "words"),
     [
-        (Route(body=b"<html>login</html>", content_type="text/html"), "not a Prometheus"),
         (Route(status=401, body=b"denied"), "HTTP 401"),
         (Route(body=b""), "empty exposition"),
     ],
 )
-def test_unparseable_or_refused_is_crit(http_server: Serve, route: Route, words: str) -> None:
+def test_refused_or_empty_is_crit(http_server: Serve, route: Route, words: str) -> None:
     server = http_server({"/metrics": route})
     result = run(server.url)
     assert result.status is Status.CRIT
     assert words in result.detail
+
+
+@pytest.mark.parametrize(
+    ("route", "words"),
+    [
+        (Route(body=b"<html><title>Log in</title></html>", content_type="text/html"),
+         "HTTP 200 but an HTML page (34 bytes, text/html) instead of a Prometheus exposition: "
+         "titled 'Log in'"),
+        (Route(body=bytes(range(256)) * 4, content_type="text/plain"),
+         "HTTP 200 but binary data (1024 bytes, text/plain) instead of a Prometheus exposition"),
+    ],
+)  # fmt: skip
+def test_an_answer_that_is_no_exposition_is_unknown(
+    http_server: Serve, route: Route, words: str
+) -> None:
+    server = http_server({"/metrics": route})
+    result = run(server.url)
+    # Before: CRIT "not a Prometheus exposition: invalid metric name:<html><hea…"
+    assert result.status is Status.UNKNOWN
+    assert result.detail.startswith(words), result.detail
+    assert result.detail.isprintable()
 
 
 def test_connection_refused_is_crit(closed_port: int) -> None:

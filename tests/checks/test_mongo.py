@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import time
 
 import pytest
@@ -63,6 +64,13 @@ def test_refused_is_crit_before_the_runner_gives_up(closed_port: int) -> None:
     result = run(f"mongodb://127.0.0.1:{closed_port}/", timeout=1.0)
     assert time.monotonic() - start < 1.2
     assert (result.status, result.detail) == (Status.CRIT, "connection refused")
+
+
+def test_a_server_that_accepts_and_never_answers_is_unknown() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        result = run(f"mongodb://127.0.0.1:{port}/", timeout=1.5)
+    assert (result.status, result.detail) == (Status.UNKNOWN, "no answer within 0.5 s")
 
 
 def test_unset_reference_is_unknown() -> None:

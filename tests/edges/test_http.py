@@ -153,6 +153,25 @@ def test_a_callers_deadline_bounds_each_attempt() -> None:
     assert time.monotonic() - started < 3
 
 
+def test_the_runs_deadline_bounds_every_call(
+    server: CannedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        monkeypatch.setenv("SREWORKBOOK_SOURCES_DEADLINE", f"{time.time() + 0.5:.3f}")
+        client = HttpEdge("svc", policy=RetryPolicy(timeout_s=5, retries=3, jitter=0))
+        started = time.monotonic()
+        with pytest.raises(SourceTimeout, match=r"within 0\.[345]\d* s"):
+            client.get(f"http://127.0.0.1:{port}/")
+        assert time.monotonic() - started < 2
+    server.on("/", Route(200, {"ok": True}))
+    with pytest.raises(
+        SourceTimeout, match="not called: the run's time for data sources is used up"
+    ):
+        client.get(server.url + "/")
+    assert server.seen == []  # past the deadline, nothing is asked
+
+
 def test_a_wait_that_would_overrun_the_deadline_is_not_started(server: CannedServer) -> None:
     server.on("/", Route(503))
     sleeps = Sleeps()

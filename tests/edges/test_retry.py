@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sreworkbook.edges.retry import Breaker, Deadline, RetryPolicy
+from sreworkbook.edges.retry import RUN_DEADLINE_ENV, Breaker, Deadline, RetryPolicy
 from sreworkbook.exceptions import ParameterError
 
 
@@ -60,3 +60,16 @@ def test_breaker_opens_after_failures_in_a_row_per_endpoint_and_a_success_closes
     for _ in range(10):
         never.failed("x", "down")
     assert never.refusal("x") is None
+
+
+def test_the_runs_deadline_comes_from_the_environment() -> None:
+    now = [100.0]
+    deadline = Deadline.from_environ(
+        {RUN_DEADLINE_ENV: "1700000030"}, clock=lambda: now[0], wall=lambda: 1700000000.0
+    )
+    assert deadline is not None and deadline.remaining() == 30
+    now[0] += 31
+    assert deadline.expired()
+    assert Deadline.from_environ({}) is None
+    with pytest.raises(ParameterError, match="SREWORKBOOK_SOURCES_DEADLINE: expected seconds"):
+        Deadline.from_environ({RUN_DEADLINE_ENV: "soon"})

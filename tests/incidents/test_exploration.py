@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,29 @@ def test_unreadable_logs_are_unknown(tmp_path: Path, logs: str | None, problem: 
     assert found.status is Status.UNKNOWN and problem in found.problem
     assert found.metrics() == {"lines_scanned": 0.0}
     assert [f.severity for f in found.findings()] == [Status.UNKNOWN]
+    assert "logs unreadable" in found.headline
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        random.Random(7).randbytes(64 * 1024),  # random bytes
+        b"Nov 28 10:00:00 web1 nginx: GET /api 200\n" * 50,  # another format
+    ],
+)
+def test_logs_with_no_parseable_line_are_unknown_not_ok(tmp_path: Path, content: bytes) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "combined-2026-11-28.log").write_bytes(content)
+    found = explore(environment(folder), root=tmp_path, now=NOW, window="24h")
+    # Before: OK, "no errors in 0 logged requests".
+    assert found.status is Status.UNKNOWN
+    [finding] = found.findings()
+    assert finding.severity is Status.UNKNOWN and finding.title == "Logs unreadable"
+    assert (
+        finding.detail.startswith("none of the ") and "is a JSON log line, e.g. " in finding.detail
+    )
+    assert finding.detail.isprintable() and len(finding.detail) < 200
     assert "logs unreadable" in found.headline
 
 

@@ -25,18 +25,14 @@ from sreworkbook.index.storage import LocalOutputs, S3Outputs, open_outputs, par
 from sreworkbook.reports.pipeline import RunRequest
 from sreworkbook.results import RunSummary, Status
 from support import servers
+from support.workbook import probe_workbook
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def workbook(tmp_path: Path) -> Path:
-    (tmp_path / "parameters").mkdir()
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "parameters" / "test.yaml").write_text("name: test\n")
-    shutil.copy(FIXTURES / "notebooks" / "probe.ipynb", tmp_path / "notebooks")
-    return tmp_path
+    return probe_workbook(tmp_path)
 
 
 def bucket(client: Any, name: str) -> str:

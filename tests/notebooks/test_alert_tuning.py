@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +96,33 @@ def test_a_bad_rule_file_is_bad_input(sandbox: Any, tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 64, done.stdout + done.stderr
     assert "5x" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_unreachable_prometheus_is_unknown_not_missed_incidents(
+    tmp_path: Path, closed_port: int
+) -> None:
+    env = tmp_path / "down.yaml"
+    env.write_text(
+        f"name: down\nprometheus: {{url: 'http://127.0.0.1:{closed_port}', job: tradeai-backend}}\n"
+    )
+    incidents = tmp_path / "incidents.json"
+    now = time.time()
+    incidents.write_text(json.dumps([
+        {"name": f"spike-{n}", "start": now - n * 86400, "end": now - n * 86400 + 900,
+         "kind": "error_rate"}
+        for n in (1, 2, 3, 4)
+    ]))  # fmt: skip
+    outputs = tmp_path / "outputs"
+    done = run_cli(
+        "--outputs", str(outputs), "run", "alert_tuning", "--env", str(env),
+        "-p", "window", "7d", "-p", "incidents_file", str(incidents),
+    )  # fmt: skip
+    summary = json.loads((outputs / "ledger.jsonl").read_text().splitlines()[-1])
+    # Before: CRIT "0/4 known incidents", as if the rules had been measured and missed them.
+    assert (done.returncode, summary["status"]) == (1, "UNKNOWN"), summary
+    assert summary["headline"].startswith("Nothing was measured: no rule could be backtested")
+    assert f"127.0.0.1:{closed_port}" in summary["headline"]
+    severities = {f["severity"] for f in summary["findings"]}
+    assert "CRIT" not in severities, summary["findings"]
+    judged = [f for f in summary["findings"] if f["title"] == "Known incidents not judged"]
+    assert judged and judged[0]["severity"] == "UNKNOWN"

@@ -58,5 +58,7 @@ def test_severity_follows_status() -> None:
         "critical",  # CRIT
         "error",  # UNKNOWN
         "info",  # SKIPPED
+        "error",  # TIMEOUT (the run passed its deadline)
+        "error",  # ABORTED (the run never finished)
         "error",  # ERROR (the notebook itself failed)
     ]

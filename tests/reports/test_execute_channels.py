@@ -1,4 +1,4 @@
-"""The kernel channel nbclient waits on without a timeout asks the socket again and again."""
+"""The kernel channels nbclient waits on ask the socket again every half second."""
 
 from __future__ import annotations
 
@@ -50,8 +50,36 @@ def test_a_reply_whose_wake_up_was_missed_is_found_by_the_next_poll(
     assert socket.polls == [500, 500]
 
 
-def test_a_wait_with_a_timeout_is_left_as_asked(socket: _MissedWakeUpSocket) -> None:
+def test_a_wait_with_a_timeout_is_cut_into_half_seconds_too(
+    socket: _MissedWakeUpSocket,
+) -> None:
     channel = _Channel(socket, session=None)  # type: ignore[arg-type]
-    with pytest.raises(Empty):  # nothing at the first look, and no second one
-        asyncio.run(channel.get_msg(timeout=2))
-    assert socket.polls == [2000]
+    msg = asyncio.run(asyncio.wait_for(channel.get_msg(timeout=30), 5))
+    assert msg == {"msg_type": "execute_reply"}  # a cell under the run's budget: found too
+    assert socket.polls == [500, 500]
+
+
+class _SilentSocket(zmq.asyncio.Socket):
+    """A socket on which nothing ever arrives: each poll waits its whole timeout."""
+
+    polls: list[int | None]
+
+    async def poll(self, timeout: int | None = None, flags: int = zmq.POLLIN) -> int:  # type: ignore[override]
+        self.polls.append(timeout)
+        await asyncio.sleep((timeout or 0) / 1000)
+        return 0
+
+
+def test_a_wait_with_a_timeout_ends_when_it_runs_out() -> None:
+    context = zmq.asyncio.Context()
+    sock = context.socket(zmq.PAIR, socket_class=_SilentSocket)
+    sock.polls = []
+    try:
+        channel = _Channel(sock, session=None)  # type: ignore[arg-type]
+        with pytest.raises(Empty):
+            asyncio.run(channel.get_msg(timeout=1.2))
+        assert sock.polls[:2] == [500, 500] and len(sock.polls) == 3
+        assert 150 <= (sock.polls[2] or 0) <= 200
+    finally:
+        sock.close(linger=0)
+        context.term()

@@ -91,7 +91,8 @@ def test_notebook_refusing_its_parameters_is_bad_input(workbook: Path) -> None:
     with pytest.raises(ParameterError, match="repeat: must be positive"):
         _run(workbook, mode="bad")
     assert not list((workbook / "outputs").rglob("*.html"))
-    assert not (workbook / "outputs" / "ledger.jsonl").exists()
+    ledger = Ledger(workbook / "outputs" / "ledger.jsonl")
+    assert ledger.runs() == [] and ledger.unfinished() == []  # started, refused: no run
 
 
 def test_silent_notebook_is_unknown(workbook: Path) -> None:

@@ -50,3 +50,14 @@ def test_a_conclusion_an_object_and_the_older_form_publish_the_same() -> None:
 def test_an_object_without_the_four_is_refused_naming_what_is_missing() -> None:
     with pytest.raises(TypeError, match="Finding has no status"):
         emit(FINDING)
+
+
+def test_identical_findings_are_folded_into_one_with_a_count() -> None:
+    down = Finding(Status.UNKNOWN, "No data for latency", "prometheus: connection refused")
+    other = Finding(Status.UNKNOWN, "No data for latency", "prometheus: HTTP 500")
+    published = emit(Conclusion(Status.UNKNOWN, "no data", {}, (down, FINDING, down, other, down)))
+    assert published.findings == (
+        Finding(Status.UNKNOWN, "No data for latency (×3)", "prometheus: connection refused"),
+        FINDING,
+        other,  # the same title for another reason is another finding
+    )

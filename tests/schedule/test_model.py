@@ -63,6 +63,7 @@ def test_job_defaults_and_derived_values() -> None:
     assert job.backoffs() == [10.0, 20.0]
     assert job.worst_case_s() == 60 * 3 + 30
     assert job.grace() == job.worst_case_s() + 300
+    assert job.run_deadline_s() == 54  # stops itself before the runner kills it at 60 s
     assert job.notify_on == ("failure", "crit")
     assert job.daily is False
     flags = Job(name="b", notebook="x.ipynb", cron="@daily", cell_timeout_s=30, parameters={"a": 1})
@@ -72,6 +73,8 @@ def test_job_defaults_and_derived_values() -> None:
         "x.ipynb",
         "--env",
         "prod",
+        "--deadline",
+        "840",
         "--cell-timeout",
         "30",
         "-p",

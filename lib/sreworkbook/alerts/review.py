@@ -145,8 +145,10 @@ def assess(
     """Status, headline, metrics and findings of an alert-tuning run.
 
     CRIT: a known incident no current rule catches, or an exported file a tool rejects.
-    WARN: a rule that could not be backtested, a recommended change, an SLO warning, a tool
-    that is not installed. OK otherwise.
+    UNKNOWN: a rule whose history could not be read (Prometheus down): nothing measured, so
+    an incident no measured rule caught is not judged either.
+    WARN: a rule that cannot be backtested as written, a recommended change, an SLO warning,
+    a tool that is not installed. OK otherwise.
     """
     metrics = report.metrics()
     before, after = simulated
@@ -163,7 +165,17 @@ def assess(
     findings = list(report.problems)
     caught, _ = report.caught(tuned=False)
     missed = [i.name for i in report.incidents if i.name not in caught]
-    if missed:
+    unmeasured = [f for f in report.problems if f.severity is Status.UNKNOWN]
+    if missed and unmeasured:  # a rule that was never backtested may well catch them
+        findings.append(
+            Finding(
+                Status.UNKNOWN,
+                "Known incidents not judged",
+                f"{', '.join(missed)}: {len(unmeasured)} of {len(report.rules.alerts)} rules "
+                "could not be backtested",
+            )
+        )
+    elif missed:
         findings.append(
             Finding(Status.CRIT, "Known incidents the current rules miss", ", ".join(missed))
         )
@@ -192,6 +204,10 @@ def assess(
         if all(c.passed for c in checks)
         else "the export was not fully validated"
     )
+    if report.rules.alerts and not report.tunings:
+        reason = unmeasured[0].detail if unmeasured else "no rule could be backtested"
+        headline = f"Nothing was measured: no rule could be backtested ({reason})."
+        return Conclusion(status, headline, metrics, tuple(findings))
     headline = (
         f"The current rules catch {len(caught)}/{total} known incidents at "
         f"{metrics['pages_per_week_before']:.1f} pages/week; tuned, {len(after_caught)}/{total} "

@@ -34,6 +34,7 @@ from sreworkbook.alerts.scoring import (
     sweep,
 )
 from sreworkbook.config import Environment
+from sreworkbook.edges.retry import Breaker
 from sreworkbook.exceptions import ParameterError, SourceError
 from sreworkbook.known_incidents import Incident, load_incidents, within_ms
 from sreworkbook.results import Finding, Status
@@ -220,8 +221,11 @@ def tune_rules(
                 [rule], client, start_ms=start_ms, end_ms=end_ms, interval_ms=interval_ms
             )
             return _tune_one(result, rules, inside, start_ms, end_ms)
-        except (ParameterError, SourceError) as exc:
+        except ParameterError as exc:
             problems.append(Finding(Status.WARN, f"{rule.name} not backtested", str(exc)))
+            return None
+        except SourceError as exc:  # nothing measured: not a verdict on the rule
+            problems.append(Finding(Status.UNKNOWN, f"{rule.name} not backtested", str(exc)))
             return None
         finally:
             close = getattr(getattr(client, "session", None), "close", None)
@@ -246,7 +250,8 @@ def tune_rules(
 def prometheus_connector(
     env: Environment, environ: Mapping[str, str], *, timeout_s: float | None = None
 ) -> Callable[[], Querier]:
-    """A factory of Prometheus clients for ``env`` (one session each, for threads)."""
+    """A factory of Prometheus clients for ``env`` (one session each, for threads; one breaker
+    for all of them)."""
     from sreworkbook.sources.prometheus import PrometheusSource
 
     if env.prometheus is None:
@@ -258,9 +263,12 @@ def prometheus_connector(
     config = env.prometheus
     if timeout_s is not None:
         config = config.model_copy(update={"timeout_s": timeout_s})
+    shared = Breaker(threshold=4)  # the run gives up on Prometheus once, as one client would
 
     def connect() -> Querier:
-        return PrometheusSource.from_config(config, environ, session=requests.Session())
+        return PrometheusSource.from_config(
+            config, environ, session=requests.Session(), breaker=shared
+        )
 
     return connect
 

@@ -37,7 +37,8 @@ from sreworkbook.backups.report import ArchiveReport, Verdict
 from sreworkbook.backups.s3 import download
 from sreworkbook.backups.target import RestorePlan, describe_server, plan_restore
 from sreworkbook.config import BackupsConfig
-from sreworkbook.exceptions import ArchiveError, ParameterError, SourceError
+from sreworkbook.edges.mongo import mongo_error
+from sreworkbook.exceptions import ArchiveError, ParameterError
 from sreworkbook.results import Finding, Status
 
 __all__ = ["PROTECTED_DATABASES", "DrillOptions", "check_scratch", "run_drill", "select_backup"]
@@ -298,7 +299,7 @@ def _own_and_restore(
     try:
         existing = client[scratch].list_collection_names()
     except PyMongoError as exc:
-        error = SourceError(str(exc), source="mongodb", query=f"list {scratch}")
+        error = mongo_error(exc, query=f"list {scratch}")
         run.findings.append(Finding(Status.CRIT, "restore target unreachable", str(error)))
         return _with(result, phases=tuple(run.phases), findings=tuple(run.findings),
                      verification=run.report)  # fmt: skip

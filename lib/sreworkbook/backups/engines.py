@@ -34,6 +34,7 @@ from bson.raw_bson import RawBSONDocument
 from sreworkbook.backups.archive import iter_batches
 from sreworkbook.backups.target import RestorePlan, index_request
 from sreworkbook.backups.writer import dump_database
+from sreworkbook.edges.mongo import mongo_error
 from sreworkbook.exceptions import ParameterError, SourceError, SourceTimeout
 from sreworkbook.results import Finding, Status
 from sreworkbook.secrets import mask_text
@@ -140,9 +141,7 @@ def build_indexes(db: Any, plan: RestorePlan) -> tuple[int, list[Finding]]:
                     Finding(Status.WARN, f"{coll.name}: index {spec.get('name')} not built", why)
                 )
             except PyMongoError as exc:
-                raise SourceError(
-                    str(exc), source="mongodb", query=f"createIndexes {coll.name}"
-                ) from exc
+                raise mongo_error(exc, query=f"createIndexes {coll.name}") from exc
     return built, findings
 
 
@@ -266,7 +265,7 @@ class PymongoEngine:
             indexing = self.clock() - indexing
             findings += self._views(db, plan)
         except PyMongoError as exc:
-            raise SourceError(str(exc), source="mongodb", query=f"restore {target_db}") from exc
+            raise mongo_error(exc, query=f"restore {target_db}") from exc
         took = self.clock() - began
         return RestoreOutcome(self.name, counts, built, took, tuple(findings), indexing)
 
@@ -422,9 +421,7 @@ class MongorestoreEngine:
             try:
                 create_collections(self.client[target_db], plan)
             except PyMongoError as exc:
-                raise SourceError(
-                    str(exc), source="mongodb", query=f"create in {target_db}"
-                ) from exc
+                raise mongo_error(exc, query=f"create in {target_db}") from exc
         with tempfile.TemporaryDirectory(prefix="sreworkbook-mongorestore-") as folder:
             argv = mongorestore_argv(
                 self.mongorestore,

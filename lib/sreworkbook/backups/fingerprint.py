@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sreworkbook.backups.archive import iter_batches, read_prelude
-from sreworkbook.exceptions import SourceError
+from sreworkbook.edges.mongo import mongo_error
 
 __all__ = [
     "Fingerprint",
@@ -94,7 +94,7 @@ def _collection_fingerprint(db: Any, name: str, batch_size: int) -> Fingerprint:
         cursor = db[name].find({}, batch_size=batch_size)
         return fingerprint_documents(bytes(doc.raw) for doc in cursor)
     except PyMongoError as exc:
-        raise SourceError(str(exc), source="mongodb", query=f"find {db.name}.{name}") from exc
+        raise mongo_error(exc, query=f"find {db.name}.{name}") from exc
 
 
 def fingerprint_database(
@@ -118,7 +118,7 @@ def fingerprint_database(
     try:
         listed = list(client.get_database(database).list_collections())
     except PyMongoError as exc:
-        raise SourceError(str(exc), source="mongodb", query=f"list {database}") from exc
+        raise mongo_error(exc, query=f"list {database}") from exc
     names = sorted(
         str(spec["name"])
         for spec in listed

@@ -325,7 +325,8 @@ def collect(
     resolve: Callable[[str], str] = str,
     s3_client: Any = None,
 ) -> tuple[Inventory, tuple[Finding, ...], frozenset[Tier]]:
-    """The inventory of every tier ``config`` names, with a CRIT finding per unreadable tier.
+    """The inventory of every tier ``config`` names: CRIT for a missing local folder or bucket,
+    UNKNOWN for an S3 tier that cannot be read (nothing measured).
 
     ``resolve`` expands ``${ENV}`` references in the S3 settings; ``s3_client`` defaults to
     one made for the configured endpoint and region.
@@ -347,6 +348,8 @@ def collect(
             inventory += list_s3(
                 resolve(s3.bucket), resolve(s3.prefix), client=client, pattern=config.name_pattern
             )
-        except WorkbookError as exc:
+        except MissingFileError as exc:  # the bucket is not there: measured
             findings.append(Finding(Status.CRIT, "S3 backups cannot be listed", str(exc)))
+        except WorkbookError as exc:  # S3 could not be read: nothing measured
+            findings.append(Finding(Status.UNKNOWN, "S3 backups cannot be listed", str(exc)))
     return inventory, tuple(findings), frozenset(tiers)

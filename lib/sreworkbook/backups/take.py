@@ -30,6 +30,7 @@ from sreworkbook.backups.manifest import manifest_path, write_manifest
 from sreworkbook.backups.report import ArchiveReport, Verdict
 from sreworkbook.backups.s3 import client_for, head_object
 from sreworkbook.config import BackupsConfig, Environment, S3Config
+from sreworkbook.edges.mongo import mongo_error
 from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError
 from sreworkbook.results import Finding, RunSummary, Status, worst
 from sreworkbook.timeutil import rfc3339
@@ -146,7 +147,7 @@ def _source_collections(client: Any, database: str) -> dict[str, int]:
         ]
         return {name: int(db[name].estimated_document_count()) for name in names}
     except PyMongoError as exc:
-        raise SourceError(str(exc), source="mongodb", query=f"list {database}") from exc
+        raise mongo_error(exc, query=f"list {database}") from exc
 
 
 def _judge(report: ArchiveReport, database: str, source: Mapping[str, int]) -> list[Finding]:

@@ -23,7 +23,8 @@ from typing import Any
 from bson import SON, json_util
 
 from sreworkbook.backups.report import CollectionMetadata, Prelude
-from sreworkbook.exceptions import ArchiveError, SourceError
+from sreworkbook.edges.mongo import mongo_error
+from sreworkbook.exceptions import ArchiveError
 from sreworkbook.results import Finding, Status
 
 __all__ = [
@@ -143,7 +144,7 @@ def describe_server(client: Any) -> str:
     try:
         info = client.admin.command("buildInfo")
     except PyMongoError as exc:
-        raise SourceError(str(exc), source="mongodb", query="buildInfo") from exc
+        raise mongo_error(exc, query="buildInfo") from exc
     version = str(info.get("version", "?"))
     if "ferretdbVersion" in info:
         return f"FerretDB {info['ferretdbVersion']} (MongoDB {version} wire)"
@@ -357,5 +358,5 @@ def plan_restore(
         if prober is not None:
             prober.cleanup()
     except PyMongoError as exc:
-        raise SourceError(str(exc), source="mongodb", query="probe the restore target") from exc
+        raise mongo_error(exc, query="probe the restore target") from exc
     return RestorePlan(source_db, tuple(plans), tuple(omissions), server)

@@ -26,7 +26,8 @@ from bson.raw_bson import RawBSONDocument
 from sreworkbook.backups._stream import crc64_xz
 from sreworkbook.backups.archive import MAGIC, to_signed64
 from sreworkbook.backups.report import CollectionReport
-from sreworkbook.exceptions import OutputError, SourceError
+from sreworkbook.edges.mongo import mongo_error
+from sreworkbook.exceptions import OutputError
 
 __all__ = [
     "TOOL_VERSION",
@@ -293,7 +294,7 @@ def collection_dumps(
                 )
             )
     except PyMongoError as exc:
-        raise SourceError(str(exc), source="mongodb", query=f"list {database}") from exc
+        raise mongo_error(exc, query=f"list {database}") from exc
     return dumps
 
 
@@ -303,7 +304,7 @@ def _find_all(collection: Any, batch_size: int) -> Iterator[RawBSONDocument]:
     try:
         yield from collection.find({}, batch_size=batch_size)
     except PyMongoError as exc:
-        raise SourceError(str(exc), source="mongodb", query=f"find {collection.name}") from exc
+        raise mongo_error(exc, query=f"find {collection.name}") from exc
 
 
 def dump_database(
@@ -321,6 +322,6 @@ def dump_database(
     try:
         version = str(client.server_info().get("version", "7.0.0"))
     except PyMongoError as exc:
-        raise SourceError(str(exc), source="mongodb", query="buildInfo") from exc
+        raise mongo_error(exc, query="buildInfo") from exc
     dumps = collection_dumps(client, database, collections=collections, batch_size=batch_size)
     return write_archive(dumps, out, gzip=gzip, server_version=version)

@@ -25,6 +25,7 @@ from sreworkbook.checks._common import masked
 from sreworkbook.checks.net import HttpAnswer, failure, http_get, joined, service_request
 from sreworkbook.checks.runner import Check
 from sreworkbook.config import Environment
+from sreworkbook.edges.http import unparseable
 from sreworkbook.exceptions import SecretError, SourceError
 from sreworkbook.results import CheckResult, Status
 from sreworkbook.secrets import mask_uri
@@ -167,6 +168,12 @@ class _Endpoint:
             status = Status.OK if code == self.expected_status else Status.CRIT
             if status is Status.CRIT:
                 parts[0] += f" (expected {self.expected_status})"
+        says_json = "json" in answer.content_type.lower() and bool(answer.body.strip())
+        if payload is None and (self.detailed or says_json) and status is Status.OK:
+            # The code says fine, the body cannot be read: nothing it reports was measured.
+            what = unparseable(answer.body, answer.content_type)
+            detail = f"HTTP {code} but {what}"
+            return (self._result(Status.UNKNOWN, detail, target, {"status_code": float(code)}),)
         if reported is not None:
             parts.append(f"status {word}")
             if reported is not Status.UNKNOWN and reported.rank > status.rank:

@@ -1,7 +1,8 @@
 """The service's Prometheus ``/metrics`` exposition: it parses, and the required families are there.
 
-CRIT when the endpoint fails or the text does not parse, or when none of
-``service.required_metrics`` is exposed; WARN when some are missing (they are listed).
+CRIT when the endpoint fails or none of ``service.required_metrics`` is exposed; WARN when
+some are missing (they are listed); UNKNOWN when the answer is not an exposition at all
+(truncated, an HTML page, binary data: nothing was measured).
 Names are matched the way Prometheus users write them: a histogram is its family name
 (``http_request_duration_seconds``, no ``_bucket``), and a counter matches with or without
 ``_total`` (the parser names the family ``x`` for the exposed ``x_total``).
@@ -19,6 +20,7 @@ from sreworkbook.checks._common import masked
 from sreworkbook.checks.net import failure, http_get, joined, service_request
 from sreworkbook.checks.runner import Check
 from sreworkbook.config import Environment
+from sreworkbook.edges.http import unparseable
 from sreworkbook.exceptions import SecretError, SourceError
 from sreworkbook.results import CheckResult, Status
 from sreworkbook.secrets import mask_uri
@@ -96,9 +98,10 @@ def metrics_check(
             )
         try:
             families = parse_exposition(answer.text())
-        except ValueError as exc:
-            detail = masked(str(exc))[:300]
-            return CheckResult(NAME, COMPONENT, Status.CRIT, detail=detail, target=target)
+        except ValueError:  # an answer that cannot be read measured nothing
+            what = unparseable(answer.body, answer.content_type, expected="a Prometheus exposition")
+            detail = masked(f"HTTP 200 but {what}")
+            return CheckResult(NAME, COMPONENT, Status.UNKNOWN, detail=detail, target=target)
         return judge_exposition(families, required, target=target)
 
     return Check(

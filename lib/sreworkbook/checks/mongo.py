@@ -1,8 +1,9 @@
 """MongoDB (or a MongoDB-compatible server such as FerretDB): ping, version, connections, size.
 
-The status comes from ``ping`` alone: it answers → OK, it does not → CRIT (refused, no
-server reachable, authentication failed) or UNKNOWN (bad URI, the variable it refers to is
-unset, a timeout mid-command). Everything else is reported where the server offers it and
+The status comes from ``ping`` alone: it answers → OK, it does not → CRIT (refused, reset,
+no route, a host that does not resolve, authentication failed: the server is measured down)
+or UNKNOWN (no answer in time, bad URI, the variable it refers to is unset, a timeout
+mid-command: nothing was measured). Everything else is reported where the server offers it and
 left out where it does not (FerretDB has no ``serverStatus.connections`` and no replica
 sets): ``buildInfo`` version, ``serverStatus`` connections, ``replSetGetStatus`` lag, and
 ``dbStats`` of the configured database. The URI is resolved only here, when connecting,
@@ -132,12 +133,29 @@ def selection_ms(timeout_s: float) -> int:
     return max(100, heartbeats * 500)
 
 
+#: Server-selection failures that say the server is down (measured: CRIT); any other one is a
+#: server that did not answer in time (UNKNOWN).
+_DOWN = (
+    (("connection reset",), "connection reset"),
+    (("no route to host", "network is unreachable"), "no route to the server"),
+    (
+        ("name or service not known", "nodename nor servname", "name resolution"),
+        "cannot resolve host",
+    ),
+)
+
+
 def _failure(exc: PyMongoError, timeout_s: float, scrubber: Scrubber) -> tuple[Status, str]:
     text = str(exc)
     if isinstance(exc, ServerSelectionTimeoutError):
-        if "refused" in text.lower():
+        waited = f"{selection_ms(timeout_s) / 1000:g} s"
+        lowered = text.lower()
+        if "refused" in lowered:
             return Status.CRIT, "connection refused"
-        return Status.CRIT, f"no server reachable within {selection_ms(timeout_s) / 1000:g} s"
+        for words, said in _DOWN:
+            if any(w in lowered for w in words):
+                return Status.CRIT, f"{said} (within {waited})"
+        return Status.UNKNOWN, f"no answer within {waited}"  # not refused: nothing measured
     if isinstance(exc, ExecutionTimeout | NetworkTimeout):
         return Status.UNKNOWN, f"timed out: {error_text(exc, scrubber)}"
     if isinstance(exc, OperationFailure) and exc.code in (18, 13):

@@ -87,6 +87,8 @@ def _failure(exc: RedisError, timeout_s: float, scrubber: Scrubber) -> tuple[Sta
             return Status.CRIT, "connection refused"
         if "timeout" in text or "timed out" in text:
             return Status.UNKNOWN, f"timed out after {budget(timeout_s):.1f} s"
+        if "reset" in text or "closed by server" in text or "error while reading" in text:
+            return Status.CRIT, "connection reset"
     return Status.CRIT, error_text(exc, scrubber)
 
 

@@ -19,7 +19,9 @@ may hold secrets. The errors carry ``attempts`` and ``waited_s``.
 from __future__ import annotations
 
 import json
+import os
 import random
+import re
 import socket
 import ssl
 import time
@@ -43,7 +45,9 @@ __all__ = [
     "HttpEdge",
     "Reply",
     "describe",
+    "printable",
     "retry_after",
+    "unparseable",
     "where",
 ]
 
@@ -107,6 +111,39 @@ class Reply:
         """The start of the body on one line, for a message."""
         text = " ".join(self.text().split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def printable(data: bytes | str, limit: int = 60) -> str:
+    """The start of ``data`` on one line, safe to show: what is not printable becomes ``·``."""
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    shown = "".join(c if c.isprintable() and c != "\ufffd" else "·" for c in text[: limit * 4])
+    shown = " ".join(shown.split())
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def unparseable(body: bytes, content_type: str = "", *, expected: str = "JSON") -> str:
+    """What a body that should have been ``expected`` is instead, with a short excerpt:
+    ``truncated or malformed JSON (37 bytes, application/json): {"status": "ok", "comp…``,
+    ``an HTML page (74 bytes, text/html) instead of JSON: titled '502 Bad Gateway'``."""
+    head = body[:512]
+    kind = f"text that is not {expected}"
+    if not body.strip():
+        return f"an empty body instead of {expected}"
+    decoded = head.decode("utf-8", errors="replace")
+    odd = sum(1 for c in decoded if c == "\ufffd" or (not c.isprintable() and c not in "\r\n\t"))
+    if odd > len(decoded) * 0.1:
+        kind = "binary data"
+    elif head.lstrip()[:1] == b"<" or "html" in content_type.lower():
+        kind = "an HTML page"
+    elif expected == "JSON" and head.lstrip()[:1] in (b"{", b"["):
+        kind = "truncated or malformed JSON"
+    excerpt = printable(body)
+    if kind == "an HTML page":
+        title = re.search(rb"<title[^>]*>(.*?)</title>", body[:4096], re.I | re.S)
+        excerpt = f"titled {printable(title.group(1))!r}" if title else excerpt
+    about = f"{len(body)} bytes" + (f", {content_type.split(';')[0]}" if content_type else "")
+    instead = "" if expected in kind else f" instead of {expected}"
+    return f"{kind} ({about}){instead}: {excerpt}"
 
 
 def where(url: str) -> str:
@@ -211,9 +248,16 @@ class HttpEdge:
     retry_on: frozenset[int] = RETRY_STATUSES
     retry_after_headers: tuple[str, ...] = ("Retry-After",)
     max_body_bytes: int = MAX_BODY_BYTES
+    #: What a 2xx answer must be to count as one (the problem with it, or ``None``): an
+    #: answer that is not (an HTML page for a JSON API) fails the call and counts against
+    #: the endpoint in the breaker; garbage is not retried.
+    accept: Callable[[Reply], str | None] | None = None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     draw: Callable[[], float] = random.random
+    #: The run's deadline for data sources (``$SREWORKBOOK_SOURCES_DEADLINE``): every call
+    #: ends by it, whatever its own policy allows.
+    run_deadline: Deadline | None = field(default_factory=lambda: Deadline.from_environ(os.environ))
     requests_made: int = field(default=0, init=False)
     seconds_waiting: float = field(default=0.0, init=False)
 
@@ -241,14 +285,22 @@ class HttpEdge:
         """One call, retried under the policy; a :class:`Reply` unless it failed for good.
 
         ``query`` is what the errors say was asked (a PromQL expression, an NRQL query);
-        ``deadline`` a caller's limit (a run budget), kept along with the policy's own.
+        ``deadline`` a caller's limit, kept along with the policy's own and the run's.
         """
         policy = self.policy
         limit = Deadline.after(policy.total_s, clock=self.clock).sooner(deadline)
+        limit = limit.sooner(self.run_deadline)
         endpoint = where(url)
         refusal = self.breaker.refusal(endpoint) if self.breaker else None
         if refusal is not None:
             raise SourceError(refusal, source=self.service, query=query, attempts=0)
+        if limit.expired():
+            raise SourceTimeout(
+                f"{endpoint} not called: the run's time for data sources is used up",
+                source=self.service,
+                query=query,
+                attempts=0,
+            )
         send = dict(headers or {})
         basic = self.auth.apply(send)
         attempts, waited, status = 0, 0.0, None
@@ -256,6 +308,10 @@ class HttpEdge:
         pause: float | None = None
         for retry in range(policy.attempts):
             if retry:
+                gave_up = self.breaker.refusal(endpoint) if self.breaker else None
+                if gave_up is not None:  # other calls found it failing meanwhile
+                    problem = gave_up
+                    break
                 wait = policy.backoff(retry, self.draw()) if pause is None else pause
                 if wait >= limit.remaining():
                     problem = f"{problem}; out of time after {attempts} attempt{_s(attempts)}"
@@ -283,13 +339,21 @@ class HttpEdge:
                 raise
             cause = None
             if reply.status not in self.retry_on:
+                unusable = self.accept(reply) if self.accept is not None and reply.ok else None
+                if unusable is not None:
+                    if self.breaker:
+                        self.breaker.failed(endpoint, unusable)
+                    raise SourceError(
+                        unusable, source=self.service, query=query, status=reply.status,
+                        attempts=attempts, waited_s=waited,
+                    )  # fmt: skip
                 if self.breaker:
                     self.breaker.succeeded(endpoint)
                 return replace(reply, attempts=attempts, waited_s=waited)
             status, timed_out = reply.status, False
             said = reply.body.strip() and "html" not in reply.content_type
             problem = f"HTTP {status}" + (f": {reply.snippet()}" if said else "")
-            if self.breaker and status >= 500:
+            if self.breaker and (status >= 500 or status == 429):
                 self.breaker.failed(endpoint, problem)
             pause = retry_after(reply.headers, self.retry_after_headers)
             if pause is not None and pause > policy.max_retry_after_s:

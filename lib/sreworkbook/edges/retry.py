@@ -12,21 +12,27 @@ tighter :class:`Deadline` (a run's remaining budget); each attempt's timeout is 
 smaller of ``timeout_s`` and what remains, and a wait that would overrun it is not started.
 
 A :class:`Breaker` keeps consecutive failures per endpoint: after ``threshold`` in a row
-(5xx, refused or reset connections, timeouts) it answers for the endpoint at once, until a
-success closes it again — a dashboard's fifty queries do not each wait through the retries of
-a server that is down.
+(5xx, 429, refused or reset connections, timeouts) it answers for the endpoint at once, until
+a success closes it again — a dashboard's fifty queries do not each wait through the retries of
+a server that is down. Calls already retrying stop at their next attempt. Share one breaker
+among the clients of one run (a pool of Prometheus clients) so that the run gives up once.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sreworkbook.exceptions import ParameterError
 
-__all__ = ["Breaker", "Deadline", "RetryPolicy"]
+__all__ = ["RUN_DEADLINE_ENV", "Breaker", "Deadline", "RetryPolicy"]
+
+#: Where a run tells the code in its kernel when its data sources must be done: seconds since
+#: the epoch. The run pipeline sets it a little before the run's own deadline, leaving time to
+#: render the report with whatever could not be measured marked UNKNOWN.
+RUN_DEADLINE_ENV = "SREWORKBOOK_SOURCES_DEADLINE"
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,26 @@ class Deadline:
     def after(cls, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> Deadline:
         return cls(clock() + seconds, clock)
 
+    @classmethod
+    def from_environ(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> Deadline | None:
+        """The run's deadline for data sources (``$SREWORKBOOK_SOURCES_DEADLINE``), if any."""
+        text = environ.get(RUN_DEADLINE_ENV, "").strip()
+        if not text:
+            return None
+        try:
+            at = float(text)
+        except ValueError:
+            raise ParameterError(
+                f"expected seconds since the epoch, got {text!r}", key=RUN_DEADLINE_ENV
+            ) from None
+        return cls.after(at - wall(), clock=clock)
+
     def remaining(self) -> float:
         """Seconds left (0 once past)."""
         return max(0.0, self.at - self.clock())
@@ -113,7 +139,7 @@ class Breaker:
         with self._lock:
             count, problem = self._failures.get(endpoint, (0, ""))
         if self.threshold and count >= self.threshold:
-            return f"{problem} (gave up after {count} failures in a row)"
+            return f"{problem} (gave up after {self.threshold} failures in a row)"
         return None
 
     def failed(self, endpoint: str, problem: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sreworkbook.config import S3Config
+from sreworkbook.edges.http import unparseable, where
 from sreworkbook.exceptions import (
     MissingFileError,
     ParameterError,
@@ -99,9 +100,34 @@ def make_client(
     keys: dict[str, str] = {}
     if access_key_id and secret_access_key:
         keys = {"aws_access_key_id": access_key_id, "aws_secret_access_key": secret_access_key}
-    return factory.client(
+    client = factory.client(
         "s3", endpoint_url=endpoint_url, region_name=region, config=config, **keys
     )
+    client.meta.events.register_first("response-received.s3", _garbage_guard(client))
+    return client
+
+
+def _garbage_guard(client: Any) -> Callable[..., None]:
+    """A hook ending a call whose 200 answer is not S3's XML (garbage, an HTML page).
+
+    botocore files garbage as a ``500 Internal Server Error`` and retries it (the reader would
+    see "500" for a server that said 200, and garbage does not fix itself), and reads a
+    well-formed web page (a captive portal, a proxy's login) as an empty listing.
+    """
+    host = where(client.meta.endpoint_url)
+
+    def guard(response_dict: Any = None, parsed_response: Any = None, **_: Any) -> None:
+        if not response_dict or response_dict.get("status_code") != 200:
+            return
+        said = (parsed_response or {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        body = response_dict.get("body")
+        ctype = str(response_dict.get("headers", {}).get("content-type", ""))
+        # botocore could not read the 200, or read a web page as an empty answer
+        if isinstance(body, bytes) and body and (said == 500 or "html" in ctype.lower()):
+            what = unparseable(body, ctype, expected="S3 XML")
+            raise SourceError(f"{host} answered HTTP 200 with {what}", source="s3", status=200)
+
+    return guard
 
 
 def is_loopback(endpoint_url: str | None) -> bool:
@@ -166,6 +192,8 @@ def translate(exc: BaseException, *, query: str) -> WorkbookError:
         ReadTimeoutError,
     )
 
+    if isinstance(exc, WorkbookError):
+        return exc  # already said (an answer that was not S3's)
     if isinstance(exc, ConnectTimeoutError | ReadTimeoutError | TimeoutError):
         return SourceTimeout(str(exc), source="s3", query=query)
     if isinstance(exc, ClientError):

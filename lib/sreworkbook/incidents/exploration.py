@@ -21,6 +21,7 @@ import pandas as pd
 
 from sreworkbook import timeutil
 from sreworkbook.config import Environment, LogsConfig
+from sreworkbook.edges.http import printable
 from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError
 from sreworkbook.incidents.errors import rfc3339
 from sreworkbook.incidents.summary import IncidentSummary, summarise
@@ -31,6 +32,7 @@ from sreworkbook.sources.logs import (
     DEFAULT_LAYOUT,
     LogFilter,
     LogStore,
+    ScanStats,
     open_log_store,
     read_logs,
     select_files,
@@ -251,6 +253,9 @@ def explore(
         problem = f"no log file covers it in {location}"
         return Exploration(location, focus, crit, problem=problem, store=store)
     summary = summarise(store, focus.start, focus.end, keep_requests=chosen is None)
+    unreadable = _unreadable(summary.stats)
+    if unreadable:
+        return Exploration(location, focus, crit, problem=unreadable, store=store)
     context = summary
     if chosen is None:
         focus = _worst_minute(summary, focus)
@@ -278,6 +283,20 @@ def explore(
         label,
         "",
         store,
+    )
+
+
+def _unreadable(stats: ScanStats) -> str:
+    """Why logs of which not one line could be parsed say nothing (random bytes, another
+    format), or ``""`` when some line was read."""
+    if not stats.lines_scanned or stats.malformed_lines < stats.lines_scanned:
+        return ""
+    example = stats.malformed_examples[0] if stats.malformed_examples else ""
+    damaged = f"; damaged: {', '.join(stats.damaged_files)}" if stats.damaged_files else ""
+    return (
+        f"none of the {stats.lines_scanned:,} lines in {len(stats.files)} file"
+        f"{'' if len(stats.files) == 1 else 's'} is a JSON log line{damaged}"
+        + (f", e.g. {printable(example)!r}" if example else "")
     )
 
 

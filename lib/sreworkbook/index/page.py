@@ -76,7 +76,7 @@ def build_index(
     """
     moment = now.astimezone(UTC) if now else datetime.now(UTC)
     page = render_index(
-        read_ledger(outputs_dir / "ledger.jsonl"),
+        read_ledger(outputs_dir / "ledger.jsonl", now=moment),
         now=moment,
         expected=expected,
         days=days,

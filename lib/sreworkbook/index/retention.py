@@ -7,8 +7,9 @@ A run of a job (notebook × environment) is kept when any of these holds:
 - it is a *baseline*: its id appears in a ``baselines.json`` anywhere under the outputs, or
   in a run's ``parameters.baseline`` (the id itself or a path holding it, at any depth).
 
-Every other run loses its ledger line and its folder. Also removed: ``.staging-*`` folders
-last written more than a day ago (a killed run), and folders not in the ledger that are
+Every other run loses its ledger lines and its folder (a run that never finished, ABORTED on
+the index, counts as a run). Also removed: ``.staging-*`` folders of runs past their deadline
+with no summary, or last written more than a day ago (a killed run), and folders not in the ledger that are
 older than ``keep_days`` (a run whose ledger line was never written), unless referenced.
 The ledger is rewritten first (atomically), then the index rebuilt, then folders deleted,
 so the index never links to a deleted report. ``outputs/schedule/`` is never touched.
@@ -30,6 +31,7 @@ import msgspec
 from sreworkbook.exceptions import ParameterError
 from sreworkbook.index.model import Expectations
 from sreworkbook.index.storage import OutputsRoot, RunFolder
+from sreworkbook.reports.ledger import START_EVENT, abandoned
 from sreworkbook.timeutil import format_duration
 
 __all__ = ["PruneResult", "Removal", "RetentionPolicy", "plan_prune", "prune"]
@@ -95,6 +97,8 @@ class _Parameters(msgspec.Struct):
 
 
 class _Entry(msgspec.Struct):
+    event: str = ""  # "start" or "refused" for the ledger's event lines, else a summary
+    deadline_at: str = ""
     run_id: str = ""
     notebook: str = ""
     env: str = ""
@@ -173,15 +177,27 @@ def plan_prune(outputs: OutputsRoot, policy: RetentionPolicy, *, now: datetime) 
     now = now.astimezone(UTC)
     jobs: dict[tuple[str, str], list[tuple[datetime, str]]] = defaultdict(list)
     references: list[Any] = []
+    unfinished: dict[str, _Entry] = {}
     with outputs.ledger_file() as ledger, _lines(ledger) as handle:
         for line in handle:
             entry = _entry(line)
             if entry is None or not entry.run_id:
                 continue
+            if entry.event:
+                if entry.event == START_EVENT:
+                    unfinished[entry.run_id] = entry
+                else:
+                    unfinished.pop(entry.run_id, None)
+                continue
+            unfinished.pop(entry.run_id, None)
             started = _when(entry.started_at or entry.finished_at)
             jobs[(entry.notebook, entry.env)].append((started, entry.run_id))
             if entry.parameters.baseline is not None:
                 references.append(entry.parameters.baseline)
+    abandoned_ids = {rid for rid, e in unfinished.items() if abandoned(e.deadline_at, now)}
+    for run_id in abandoned_ids:  # ABORTED on the index: a run like any other here
+        entry = unfinished[run_id]
+        jobs[(entry.notebook, entry.env)].append((_when(entry.started_at), run_id))
     folders = {folder.name: folder for folder in outputs.run_folders()}
     in_ledger = {run_id for runs in jobs.values() for _, run_id in runs}
     known = in_ledger | {name for name in folders if not name.startswith(".staging-")}
@@ -211,7 +227,11 @@ def plan_prune(outputs: OutputsRoot, policy: RetentionPolicy, *, now: datetime) 
     ]
     for name, folder in sorted(folders.items()):
         age = now - folder.modified
-        if name.startswith(".staging-") and age > policy.staging_after:
+        if name.startswith(".staging-") and name.removeprefix(".staging-") in abandoned_ids:
+            removed.append(
+                Removal(folder.path, "left by a run that never finished (ABORTED)", "", folder)
+            )
+        elif name.startswith(".staging-") and age > policy.staging_after:
             written = format_duration(age.total_seconds())
             removed.append(
                 Removal(

@@ -359,7 +359,7 @@ class S3Outputs:
             else:
                 lines, etag = (), None
             try:
-                page = render_index(decode_lines(lines), now=now, expected=expected)
+                page = render_index(decode_lines(lines, now=now), now=now, expected=expected)
                 self._put(INDEX, page.encode("utf-8"), cache=_FRESH)
             except s3.boto_errors() as exc:
                 raise self._fail("write the index", exc) from exc

@@ -34,6 +34,8 @@ NOTIFY_POLICY = RetryPolicy(backoff_s=1.0)
 _SEVERITY = {
     Status.CRIT: "critical",
     Status.ERROR: "error",
+    Status.TIMEOUT: "error",
+    Status.ABORTED: "error",
     Status.UNKNOWN: "error",
     Status.WARN: "warning",
     Status.OK: "info",

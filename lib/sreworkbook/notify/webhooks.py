@@ -53,6 +53,8 @@ _EMOJI = {
     Status.UNKNOWN: ":grey_question:",
     Status.SKIPPED: ":fast_forward:",
     Status.ERROR: ":x:",
+    Status.TIMEOUT: ":hourglass:",
+    Status.ABORTED: ":skull:",
 }
 _SLACK_MAX_FIELDS = 10  # Block Kit: at most 10 fields in a section
 

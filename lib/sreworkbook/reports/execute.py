@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
 from typing import IO, Any
@@ -20,9 +22,21 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from papermill.exceptions import PapermillExecutionError
 from traitlets import Type, default
 
-from sreworkbook.exceptions import MissingFileError, NotebookError, ParameterError
+from sreworkbook.exceptions import (
+    MissingFileError,
+    NotebookError,
+    NotebookTimeout,
+    ParameterError,
+)
 
-__all__ = ["CellStart", "DeclaredParameter", "coerce_parameters", "declared_parameters", "execute"]
+__all__ = [
+    "CellStart",
+    "DeclaredParameter",
+    "Limits",
+    "coerce_parameters",
+    "declared_parameters",
+    "execute",
+]
 
 
 @dataclass(frozen=True)
@@ -66,21 +80,33 @@ class CellStart:
     first_line: str
 
 
-def _cell_hooks(on_cell: Callable[[CellStart], None]) -> dict[str, Any]:
-    """nbclient's ``on_notebook_start``/``on_cell_start`` hooks calling ``on_cell``."""
-    code: list[int] = []
+class _CellTracker:
+    """nbclient's ``on_notebook_start``/``on_cell_start`` hooks: which code cell is running
+    (for a run stopped by its deadline), passed on to ``on_cell`` (the progress line)."""
 
-    def notebook_start(notebook: Any, **_: Any) -> None:
-        code[:] = [
+    def __init__(self, on_cell: Callable[[CellStart], None] | None) -> None:
+        self.on_cell = on_cell
+        self.code: list[int] = []
+        self.running: int | None = None  # index in the notebook's cells
+        self.started: CellStart | None = None
+
+    def notebook_start(self, notebook: Any, **_: Any) -> None:
+        self.code[:] = [
             i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and c.source.strip()
         ]
 
-    def cell_start(cell: Any, cell_index: int, **_: Any) -> None:
-        if cell_index in code:
+    def cell_start(self, cell: Any, cell_index: int, **_: Any) -> None:
+        if cell_index in self.code:
             lines = [x.strip() for x in cell.source.splitlines() if x.strip()]
-            on_cell(CellStart(code.index(cell_index) + 1, len(code), lines[0] if lines else ""))
+            self.running = cell_index
+            self.started = CellStart(
+                self.code.index(cell_index) + 1, len(self.code), lines[0] if lines else ""
+            )
+            if self.on_cell is not None:
+                self.on_cell(self.started)
 
-    return {"on_notebook_start": notebook_start, "on_cell_start": cell_start}
+    def hooks(self) -> dict[str, Any]:
+        return {"on_notebook_start": self.notebook_start, "on_cell_start": self.cell_start}
 
 
 def coerce_parameters(
@@ -114,27 +140,69 @@ def coerce_parameters(
     return typed
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How long cells may run: each at most ``cell_timeout_s``, all done by ``deadline``
+    (``time.monotonic``); ``kernel_env`` is added to the kernel's environment."""
+
+    cell_timeout_s: float | None = None
+    deadline: float | None = None
+    kernel_env: Mapping[str, str] = field(default_factory=dict)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+
+    def cell_timeout(self, _cell: Any = None) -> float | None:
+        """The timeout of the cell starting now: its own, or what is left of the run."""
+        if self.deadline is None:
+            return self.cell_timeout_s
+        left = max(self.deadline - self.clock(), _LAST_GASP_S)  # nbclient reads 0 as no limit
+        return left if self.cell_timeout_s is None else min(self.cell_timeout_s, left)
+
+    def passed(self) -> bool:
+        return self.deadline is not None and self.clock() >= self.deadline - _LAST_GASP_S
+
+
+#: The least timeout a cell is given: a cell started at the deadline is stopped at once.
+_LAST_GASP_S = 0.05
+
+
 def execute(
     notebook: Path,
     output: Path,
     parameters: Mapping[str, Any],
     *,
     cwd: Path,
-    cell_timeout_s: float | None = None,
+    limits: Limits | None = None,
     kernel_name: str = "python3",
     on_cell: Callable[[CellStart], None] | None = None,
 ) -> Any:
     """Run ``notebook`` into ``output`` and return the executed notebook node.
 
-    On failure papermill has already written ``output`` with the error marked; this raises
-    :class:`NotebookError` saying which cell failed and why. ``on_cell`` is called as each
-    code cell starts (the command's progress line).
+    On failure papermill has already written ``output`` with the error marked (and every cell
+    run so far); this raises :class:`NotebookError` saying which cell failed and why, or
+    :class:`~sreworkbook.exceptions.NotebookTimeout` for a cell stopped by ``limits``. ``on_cell`` is called as each code
+    cell starts (the command's progress line).
     """
-    logging.getLogger("papermill").setLevel(logging.WARNING)
+    # papermill logs a stopped cell as an ERROR of its own; the run's summary says it better.
+    logging.getLogger("papermill").setLevel(logging.CRITICAL)
+    tracker = _CellTracker(on_cell)
+    limits = limits or Limits()
     with tempfile.TemporaryFile() as kernel_stderr:
         try:
-            return _execute(notebook, output, parameters, cwd, cell_timeout_s, kernel_name,
-                            on_cell, kernel_stderr)  # fmt: skip
+            return _execute(notebook, output, parameters, cwd, limits, kernel_name,
+                            tracker, kernel_stderr)  # fmt: skip
+        except CellTimeoutError as exc:
+            stopped_by_deadline = limits.passed()
+            limit = "the run's deadline" if stopped_by_deadline else (
+                f"its {limits.cell_timeout_s:g} s timeout")  # fmt: skip
+            started = tracker.started
+            raise NotebookTimeout(
+                f"a cell was still running at {limit} and was stopped",
+                notebook=str(notebook),
+                cell=started.position if started else None,
+                index=tracker.running,
+                first_line=started.first_line if started else "",
+                deadline=stopped_by_deadline,
+            ) from exc
         except DeadKernelError as exc:
             raise NotebookError(
                 "the kernel died while running the notebook",
@@ -144,7 +212,7 @@ def execute(
             ) from exc
 
 
-def _quiet_kernel(stderr: IO[bytes]) -> type[AsyncKernelManager]:
+def _quiet_kernel(stderr: IO[bytes], env: Mapping[str, str]) -> type[AsyncKernelManager]:
     """A kernel manager whose kernel writes its own stderr to ``stderr``, not the terminal.
 
     A kernel logs to its process's stderr outside any cell: a ZMQ traceback while it shuts
@@ -155,6 +223,7 @@ def _quiet_kernel(stderr: IO[bytes]) -> type[AsyncKernelManager]:
     class QuietKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             kw["stderr"] = stderr
+            kw["env"] = {**(kw.get("env") or os.environ), **env}
             await super()._async_launch_kernel(kernel_cmd, **kw)
 
         @default("client_factory")
@@ -168,22 +237,25 @@ _REPOLL_S = 0.5
 
 
 class _PollingChannel(AsyncZMQSocketChannel):
-    """A kernel channel whose wait without a timeout looks at the socket again every 0.5 s.
+    """A kernel channel whose waits look at the socket again every 0.5 s.
 
     nbclient waits for a cell's ``execute_reply`` with no timeout. pyzmq's asyncio poll
     learns of a new message from an edge-triggered file descriptor, and now and then (about
     one run in ten of a notebook with widgets, seen here under load) the wake-up is missed:
     the reply sits in the socket while the run waits for ever with the kernel idle. A fresh
-    poll reads the socket's events first, so asking again every half second finds it.
+    poll reads the socket's events first, so asking again every half second finds it. A wait
+    with a timeout (a cell under the run's budget) is cut into the same half seconds.
     """
 
     async def get_msg(self, timeout: float | None = None) -> dict[str, Any]:  # type: ignore[override]
-        if timeout is not None:
-            return await super().get_msg(timeout)
+        until = None if timeout is None else time.monotonic() + timeout
         while True:
+            left = _REPOLL_S if until is None else min(_REPOLL_S, until - time.monotonic())
             try:
-                return await super().get_msg(_REPOLL_S)
+                return await super().get_msg(max(left, 0.0))
             except Empty:
+                if until is not None and time.monotonic() >= until:
+                    raise
                 continue
 
 
@@ -205,9 +277,9 @@ def _execute(
     output: Path,
     parameters: Mapping[str, Any],
     cwd: Path,
-    cell_timeout_s: float | None,
+    limits: Limits,
     kernel_name: str,
-    on_cell: Callable[[CellStart], None] | None,
+    tracker: _CellTracker,
     kernel_stderr: IO[bytes],
 ) -> Any:
     try:
@@ -217,13 +289,14 @@ def _execute(
             parameters=dict(parameters),
             cwd=str(cwd),
             kernel_name=kernel_name,
-            execution_timeout=cell_timeout_s,
+            execution_timeout=limits.cell_timeout_s,
+            timeout_func=limits.cell_timeout,
             progress_bar=False,
             log_output=False,
             # The kernel's own start-up chatter is not the user's business.
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            kernel_manager_class=_quiet_kernel(kernel_stderr),
-            **(_cell_hooks(on_cell) if on_cell is not None else {}),
+            kernel_manager_class=_quiet_kernel(kernel_stderr, limits.kernel_env),
+            **tracker.hooks(),
         )
     except PapermillExecutionError as exc:
         raise NotebookError(
@@ -232,11 +305,4 @@ def _execute(
             cell=exc.exec_count,
             ename=exc.ename,
             evalue=exc.evalue,
-        ) from exc
-    except CellTimeoutError as exc:
-        raise NotebookError(
-            f"a cell ran longer than {cell_timeout_s} s and was stopped",
-            notebook=str(notebook),
-            ename="CellTimeoutError",
-            evalue=str(exc).splitlines()[0] if str(exc) else "",
         ) from exc

@@ -1,7 +1,9 @@
 """The run contract: execute one notebook, keep the executed copy, report, summary and ledger line.
 
-A run is written into a hidden staging folder and renamed into place only when every file is
-complete, and the ledger line is appended after that: a killed run never looks finished.
+A run writes a start line to the ledger, then works in a hidden staging folder renamed into
+place only when every file is complete, and appends its summary line after that: a killed run
+never looks finished, and never vanishes either (the index shows it ABORTED once its deadline
+has passed; the next run removes its staging folder).
 Rebuilding the index after a run is the caller's (:func:`sreworkbook.index.cli.run_to_outputs`).
 """
 
@@ -21,10 +23,24 @@ from typing import Any
 import nbformat
 
 from sreworkbook.config import Environment, environment_path, load_environment
-from sreworkbook.exceptions import MissingFileError, NotebookError, OutputError, ParameterError
+from sreworkbook.edges.retry import RUN_DEADLINE_ENV
+from sreworkbook.exceptions import (
+    MissingFileError,
+    NotebookError,
+    NotebookTimeout,
+    OutputError,
+    ParameterError,
+)
 from sreworkbook.reports.assets import ensure_assets
-from sreworkbook.reports.execute import CellStart, coerce_parameters, declared_parameters, execute
-from sreworkbook.reports.ledger import Ledger
+from sreworkbook.reports.budget import Budget, resolve_budget
+from sreworkbook.reports.execute import (
+    CellStart,
+    Limits,
+    coerce_parameters,
+    declared_parameters,
+    execute,
+)
+from sreworkbook.reports.ledger import Ledger, RunStart
 from sreworkbook.reports.render import render_report
 from sreworkbook.reports.summary import extract
 from sreworkbook.results import Finding, RunSummary, Status
@@ -45,7 +61,9 @@ class RunRequest:
     root: Path
     outputs: Path
     parameters: Mapping[str, str] = field(default_factory=dict)
+    #: Overrides of the notebook's budget (``--cell-timeout``, ``--deadline``).
     cell_timeout_s: float | None = None
+    deadline_s: float | None = None
     #: Called as each code cell starts (progress on a terminal); not part of the run's record.
     on_cell: Callable[[CellStart], None] | None = field(default=None, compare=False, repr=False)
 
@@ -105,8 +123,17 @@ def run_notebook(
         parameters["env"] = str(env_file)
     if "outputs_dir" in declared:
         parameters["outputs_dir"] = str(request.outputs.resolve())
+    budget = resolve_budget(
+        notebook, environment, deadline_s=request.deadline_s, cell_timeout_s=request.cell_timeout_s
+    )
 
     started = clock()
+    limits = Limits(
+        cell_timeout_s=budget.cell_timeout_s,
+        deadline=time.monotonic() + budget.deadline_s,
+        kernel_env={RUN_DEADLINE_ENV: f"{started + budget.sources_s:.3f}"},
+        clock=time.monotonic,
+    )
     stem = notebook.stem
     run_id = (
         f"{datetime.fromtimestamp(started, UTC):%Y%m%dT%H%M%SZ}-{stem}-{environment.name}-"
@@ -115,10 +142,22 @@ def run_notebook(
     day_dir = request.outputs / "runs" / f"{datetime.fromtimestamp(started, UTC):%Y-%m-%d}"
     staging = day_dir / f".staging-{run_id}"
     final = day_dir / run_id
+    ledger = Ledger(request.outputs / "ledger.jsonl")
+    _sweep_abandoned(request.outputs, ledger, now=datetime.fromtimestamp(started, UTC))
     try:
         staging.mkdir(parents=True)
     except OSError as exc:
         raise OutputError(f"cannot create {staging}: {exc}") from exc
+    ledger.start(
+        RunStart(
+            run_id=run_id,
+            notebook=stem,
+            env=environment.name,
+            started_at=_utc(started),
+            deadline_at=_utc(started + budget.deadline_s),
+            staging=staging.relative_to(request.outputs).as_posix(),
+        )
+    )
 
     executed_path = staging / f"{stem}.ipynb"
     failure: NotebookError | None = None
@@ -128,20 +167,23 @@ def run_notebook(
             executed_path,
             parameters,
             cwd=request.root,
-            cell_timeout_s=request.cell_timeout_s,
+            limits=limits,
             on_cell=request.on_cell,
         )
     except NotebookError as exc:
         if exc.ename in BAD_INPUT_ERRORS:
             # The notebook refused its parameters: bad input, like a bad -p before the run.
             shutil.rmtree(staging, ignore_errors=True)
+            ledger.refused(run_id)
             raise ParameterError(str(exc.evalue), source=str(notebook)) from exc
         failure = exc
     finished = clock()
 
     scrubber = Scrubber.from_references(environment.secret_references(), environ)
     nb = _read_executed(executed_path, notebook)
-    summary = _summarise(nb, failure)
+    if isinstance(failure, NotebookTimeout):
+        _mark_stopped(nb, failure, budget)
+    summary = _summarise(nb, failure, budget)
     summary = replace(
         summary,
         notebook=stem,
@@ -170,8 +212,19 @@ def run_notebook(
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise OutputError(f"cannot write the run's outputs under {day_dir}: {exc}") from exc
-    Ledger(request.outputs / "ledger.jsonl").append(summary)
+    ledger.append(summary)
     return RunOutcome(summary=summary, run_dir=final)
+
+
+def _sweep_abandoned(outputs: Path, ledger: Ledger, *, now: datetime) -> None:
+    """Remove the staging folders of runs that will never finish (their deadline is past)."""
+    if not any(outputs.glob("runs/*/.staging-*")):
+        return  # the usual case: no need to read the ledger
+    for start in ledger.unfinished():
+        if start.staging and start.abandoned(now):
+            folder = outputs / start.staging
+            if folder.name.startswith(".staging-") and folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _read_executed(path: Path, source: Path) -> Any:
@@ -182,8 +235,43 @@ def _read_executed(path: Path, source: Path) -> Any:
         return nbformat.read(str(source), as_version=4)
 
 
-def _summarise(nb: Any, failure: NotebookError | None) -> RunSummary:
+def _mark_stopped(nb: Any, stopped: NotebookTimeout, budget: Budget) -> None:
+    """Say in the running cell's outputs that the run stopped it there (the report shows it)."""
+    cells = nb.get("cells", [])
+    if stopped.index is None or not 0 <= stopped.index < len(cells):
+        return
+    nb.cells[stopped.index].setdefault("outputs", []).append(
+        nbformat.v4.new_output(
+            "display_data",
+            data={"text/markdown": f"**Stopped here:** {_stopped_why(stopped, budget)}."},
+        )
+    )
+
+
+def _stopped_why(stopped: NotebookTimeout, budget: Budget) -> str:
+    cell = f"cell {stopped.cell}" if stopped.cell is not None else "a cell"
+    if stopped.first_line:
+        cell += f" (`{stopped.first_line[:80]}`)"
+    if stopped.deadline:
+        return f"{cell} was still running when the run's {budget.deadline_s:g} s deadline passed"
+    return f"{cell} ran past its {budget.cell_timeout_s:g} s timeout"
+
+
+def _summarise(nb: Any, failure: NotebookError | None, budget: Budget) -> RunSummary:
     published = extract(nb)
+    if isinstance(failure, NotebookTimeout):
+        why = _stopped_why(failure, budget)
+        return RunSummary(
+            status=Status.TIMEOUT,
+            headline=f"The run was stopped: {why}.",
+            metrics=published.metrics if published else {},
+            findings=(
+                Finding(
+                    Status.TIMEOUT, "Run stopped by its budget", f"{why} ({budget.describe()})"
+                ),
+                *(published.findings if published else ()),
+            ),
+        )
     if failure is not None:
         where = f"at cell {failure.cell}" if failure.cell is not None else ""
         cause = f"{failure.ename}: {failure.evalue}" if failure.ename else str(failure)

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sreworkbook.results import SUMMARY_MIME, Conclusion, Finding, RunSummary, Status
+from sreworkbook.results import (
+    SUMMARY_MIME,
+    Conclusion,
+    Finding,
+    RunSummary,
+    Status,
+    fold_findings,
+)
 
 __all__ = ["conclusion_of", "emit", "extract"]
 
@@ -50,7 +57,7 @@ def emit(
 
     ``emit(result)`` is the one form notebooks use. ``emit(status, headline, metrics=...,
     findings=...)`` is still read, for notebooks written before it. Metrics that are None
-    (not measured) are left out.
+    (not measured) are left out; identical findings are folded into one with a count.
     """
     if headline is not None:
         given = {k: v for k, v in (metrics or {}).items() if v is not None}
@@ -63,7 +70,7 @@ def emit(
         status=conclusion.status,
         headline=conclusion.headline,
         metrics=clean,
-        findings=conclusion.findings,
+        findings=fold_findings(conclusion.findings),
     )
 
 

@@ -147,8 +147,13 @@ class Job(BaseModel):
         """How long after a due time a success may still arrive: ``grace_s`` or derived."""
         return self.grace_s if self.grace_s is not None else self.worst_case_s() + 300.0
 
+    def run_deadline_s(self) -> float:
+        """The deadline the run itself keeps: a little inside ``timeout_s`` (10 %, 5 s to
+        60 s), so that it stops itself as TIMEOUT with a report before the runner kills it."""
+        return self.timeout_s - min(max(self.timeout_s * 0.1, 5.0), 60.0, self.timeout_s / 2)
+
     def run_arguments(self, *, env: str | None = None) -> list[str]:
-        """``run NOTEBOOK --env ENV [--cell-timeout S] [-p NAME VALUE]...`` for the CLI, or
+        """``run NOTEBOOK --env ENV --deadline S [--cell-timeout S] [-p NAME VALUE]...``, or
         ``backups take --env ENV [--engine E] --no-notify`` (the scheduler notifies)."""
         if self.command == "backups-take":
             args = ["backups", "take", "--env", env or self.env]
@@ -156,6 +161,7 @@ class Job(BaseModel):
                 args += ["--engine", _parameter_text(self.parameters["engine"])]
             return [*args, "--no-notify"]
         args = ["run", self.notebook, "--env", env or self.env]
+        args += ["--deadline", _number(round(self.run_deadline_s(), 3))]
         if self.cell_timeout_s is not None:
             args += ["--cell-timeout", _number(self.cell_timeout_s)]
         for name, value in self.parameters.items():

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +45,8 @@ __all__ = ["Attempt", "JobResult", "JobRunner", "SubprocessRunner", "should_noti
 
 #: ``crit`` covers UNKNOWN too: the README's exit code 1 means "needs a look" for both.
 _CRIT = frozenset({Status.CRIT, Status.UNKNOWN})
+#: ``failure``: the run itself failed, passed its deadline or never finished.
+_FAILED = frozenset({Status.ERROR, Status.TIMEOUT, Status.ABORTED})
 
 
 def should_notify(notify_on: Iterable[str], status: Status) -> bool:
@@ -51,7 +54,7 @@ def should_notify(notify_on: Iterable[str], status: Status) -> bool:
     wanted = set(notify_on)
     return (
         "always" in wanted
-        or ("failure" in wanted and status is Status.ERROR)
+        or ("failure" in wanted and status in _FAILED)
         or ("crit" in wanted and status in _CRIT)
     )
 
@@ -189,7 +192,7 @@ class SubprocessRunner:
                 timed_out = False
             except subprocess.TimeoutExpired:
                 _kill_tree(process, grace_s=self.kill_grace_s)
-                code, timed_out = Status.ERROR.exit_code, True
+                code, timed_out = Status.TIMEOUT.exit_code, True
             err.seek(0)
             stderr = err.read().decode("utf-8", "replace")
         finished = self.clock()
@@ -218,15 +221,35 @@ class SubprocessRunner:
             return Path(self.env_override or job.env).stem
 
     def _record_timeout(self, job: Job, started: float, finished: float, number: int) -> RunSummary:
+        """Record a run killed at ``timeout_s`` under the id its start line gave it (if it got
+        that far), and remove its staging folder: the killed run is over, not ABORTED."""
+        from sreworkbook.index import build_index
+        from sreworkbook.reports import Ledger
+        from sreworkbook.schedule.expectations import load_expectations
+
         env = self._env_name(job)
         start = datetime.fromtimestamp(started, UTC)
         limit = f"{job.timeout_s:g}"
+        ledger = Ledger(self.outputs / "ledger.jsonl")
+        since = rfc3339(start.replace(microsecond=0))
+        began = [
+            run
+            for run in ledger.unfinished()
+            if (run.notebook, run.env) == (job.notebook_stem, env) and run.started_at >= since
+        ]
+        if began and began[-1].staging.startswith("runs/"):
+            shutil.rmtree(self.outputs / began[-1].staging, ignore_errors=True)
+        run_id = (
+            began[-1].run_id
+            if began
+            else f"{start:%Y%m%dT%H%M%SZ}-{job.notebook_stem}-{env}-timeout-{secrets.token_hex(3)}"
+        )
         summary = RunSummary(
-            status=Status.ERROR,
+            status=Status.TIMEOUT,
             headline=f"timed out after {limit} s",
             findings=(
                 Finding(
-                    Status.ERROR,
+                    Status.TIMEOUT,
                     "Run timed out",
                     f"job {job.name} ran past its whole-run limit of {limit} s (attempt "
                     f"{number} of {job.retries + 1}); its processes were killed",
@@ -234,18 +257,13 @@ class SubprocessRunner:
             ),
             notebook=job.notebook_stem,
             env=env,
-            run_id=f"{start:%Y%m%dT%H%M%SZ}-{job.notebook_stem}-{env}-timeout-"
-            f"{secrets.token_hex(3)}",
+            run_id=run_id,
             started_at=rfc3339(start.replace(microsecond=0)),
             finished_at=rfc3339(datetime.fromtimestamp(finished, UTC).replace(microsecond=0)),
             duration_s=finished - started,
             parameters={**job.parameters, "env": env},
         )
-        from sreworkbook.index import build_index
-        from sreworkbook.reports import Ledger
-        from sreworkbook.schedule.expectations import load_expectations
-
-        Ledger(self.outputs / "ledger.jsonl").append(summary)
+        ledger.append(summary)
         schedule = self.root / "parameters" / "schedule.yaml"
         build_index(self.outputs, expected=load_expectations(schedule, now=self._now()))
         return summary

@@ -23,7 +23,7 @@ import pandas as pd
 import requests
 
 from sreworkbook.config import PrometheusConfig
-from sreworkbook.edges.http import Auth, HttpEdge, Reply
+from sreworkbook.edges.http import Auth, HttpEdge, Reply, unparseable
 from sreworkbook.edges.retry import Breaker, Deadline, RetryPolicy
 from sreworkbook.exceptions import SourceError
 from sreworkbook.timeutil import epoch
@@ -87,6 +87,7 @@ class PrometheusSource:
             policy=policy,
             auth=Auth(bearer_token=bearer_token, username=username, password=password),
             breaker=breaker or Breaker(threshold=policy.attempts),
+            accept=_not_api_answer,
             sleep=sleep,
             draw=draw,
         )
@@ -111,8 +112,10 @@ class PrometheusSource:
         *,
         session: requests.Session | None = None,
         retries: int = 3,
+        breaker: Breaker | None = None,
     ) -> PrometheusSource:
-        """A client for ``config``, its credentials resolved from ``environ`` now."""
+        """A client for ``config``, its credentials resolved from ``environ`` now; ``breaker``
+        shared with the run's other clients, else its own."""
         from sreworkbook.secrets import resolve
 
         def secret(value: str | None, key: str) -> str | None:
@@ -126,6 +129,7 @@ class PrometheusSource:
             username=secret(config.username, "username"),
             password=secret(config.password, "password"),
             retries=retries,
+            breaker=breaker,
         )
 
     # -- public API -------------------------------------------------------------------------
@@ -199,12 +203,8 @@ class PrometheusSource:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise SourceError(
-                f"HTTP {reply.status}: not a Prometheus API answer",
-                source=self.name,
-                query=expr,
-                status=reply.status,
-            )
+            problem = _not_api_answer(reply) or f"HTTP {reply.status}: not a Prometheus answer"
+            raise SourceError(problem, source=self.name, query=expr, status=reply.status)
         if reply.status != 200 or body.get("status") != "success":
             raise SourceError(
                 f"{body.get('errorType', 'error')}: {body.get('error', reply.reason)}",
@@ -214,3 +214,14 @@ class PrometheusSource:
             )
         data = body.get("data", {})
         return data if isinstance(data, dict) else {}
+
+
+def _not_api_answer(reply: Reply) -> str | None:
+    """What is wrong with an answer that is not the API's JSON object, or ``None``."""
+    try:
+        body = reply.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        return None
+    return f"HTTP {reply.status} with {unparseable(reply.body, reply.content_type)}"

@@ -17,7 +17,7 @@ from typing import Any, Self, TypeVar
 import requests
 
 from sreworkbook.edges.http import Auth, HttpEdge
-from sreworkbook.edges.retry import RetryPolicy
+from sreworkbook.edges.retry import Breaker, RetryPolicy
 
 __all__ = ["HttpBackend", "Transport"]
 
@@ -44,6 +44,7 @@ class Transport:
             backoff_s=self.backoff_s,
             max_retry_after_s=self.max_retry_after_s,
         )
+        options.setdefault("breaker", Breaker(threshold=policy.attempts))  # give up politely
         return HttpEdge(
             service,
             session=self.session or requests.Session(),
