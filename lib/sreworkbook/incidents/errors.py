@@ -105,7 +105,8 @@ class ErrorReport:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{g.count}</td><td>{rfc3339(g.first_seen)}</td><td>{rfc3339(g.last_seen)}</td>"
+            f"<tr><td>{g.count}</td><td>{timeutil.human_time(g.first_seen, seconds=True)}</td>"
+            f"<td>{timeutil.human_time(g.last_seen, seconds=True)}</td>"
             f"<td>{html.escape(g.group)}</td><td>{html.escape(', '.join(r for r, _ in g.routes[:3]))}"
             f"</td></tr>"
             for g in self.groups
@@ -142,8 +143,8 @@ def group_errors(
             ErrorGroup(
                 group=str(key),
                 count=len(rows),
-                first_seen=rows["ts"].min().to_pydatetime(),
-                last_seen=rows["ts"].max().to_pydatetime(),
+                first_seen=rows["ts"].min().to_pydatetime(warn=False),
+                last_seen=rows["ts"].max().to_pydatetime(warn=False),
                 example=str(rows["message"].iloc[0]),
                 example_stack=str(stacks.iloc[0]) if len(stacks) else None,
                 routes=_top(rows["_route"]),

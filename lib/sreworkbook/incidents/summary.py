@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from sreworkbook.exceptions import ParameterError
-from sreworkbook.incidents.errors import ERROR_LEVELS, ErrorGroup, group_errors, rfc3339, route_of
+from sreworkbook.incidents.errors import ERROR_LEVELS, ErrorGroup, group_errors, route_of
 from sreworkbook.results import Finding, Status
 from sreworkbook.sources.logs import (
     DEFAULT_LAYOUT,
@@ -30,6 +30,7 @@ from sreworkbook.sources.logs import (
     LogStore,
     ScanStats,
 )
+from sreworkbook.timeutil import human_span, human_time
 
 __all__ = ["ErrorRate", "IncidentSummary", "error_rate", "summarise"]
 
@@ -210,12 +211,16 @@ class IncidentSummary:
 
     @property
     def headline(self) -> str:
-        window = f"{rfc3339(self.start)} – {rfc3339(self.end)}"
+        window = human_span(self.start, self.end)
         if not self.errors and not self.failed_requests:
             return f"No errors in the logs {window} ({self.requests} requests)."
         share = f" ({self.failed_requests / self.requests:.1%})" if self.requests else ""
         top = f"; top error: {self.groups[0].group}" if self.groups else ""
-        first = f", first error at {rfc3339(self.first_error_at)}" if self.first_error_at else ""
+        first = (
+            f", first error at {human_time(self.first_error_at, seconds=True)}"
+            if self.first_error_at
+            else ""
+        )
         return f"{self.failed_requests} of {self.requests} requests failed{share} {window}{first}{top}."
 
     def findings(self, top: int = 3) -> tuple[Finding, ...]:
@@ -223,7 +228,7 @@ class IncidentSummary:
             Finding(
                 Status.WARN,
                 f"{g.count} × {g.group}",
-                f"{rfc3339(g.first_seen)} – {rfc3339(g.last_seen)}; routes: "
+                f"{human_span(g.first_seen, g.last_seen, seconds=True)}; routes: "
                 + (", ".join(f"{r} ({n})" for r, n in g.routes[:3]) or "none"),
             )
             for g in self.groups[:top]
@@ -267,7 +272,7 @@ def summarise(
         requests=int(rate["requests"].sum()),
         failed_requests=len(acc.failed_ids) + acc.failed_without_id,
         errors=len(errors),
-        first_error_at=errors["ts"].iloc[0].to_pydatetime() if len(errors) else None,
+        first_error_at=errors["ts"].iloc[0].to_pydatetime(warn=False) if len(errors) else None,
         first_error=str(errors["message"].iloc[0]) if len(errors) else None,
         groups=group_errors(errors, levels=acc.levels) if len(errors) else (),
         affected_routes=_ranked(dict(routes)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from datetime import datetime
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -11,11 +12,12 @@ from plotly.subplots import make_subplots
 
 from sreworkbook import plots
 from sreworkbook.config import Thresholds
-from sreworkbook.incidents.errors import ErrorGroup, rfc3339
+from sreworkbook.incidents.errors import ErrorGroup
 from sreworkbook.incidents.exploration import Exploration
 from sreworkbook.incidents.lineup import LineUp
 from sreworkbook.incidents.trace import Trace
 from sreworkbook.known_incidents import Incident, overlapping
+from sreworkbook.timeutil import human_time
 
 __all__ = [
     "error_groups_table",
@@ -31,6 +33,11 @@ __all__ = [
 
 _LEVEL_COLOURS = {"error": "#cf222e", "warn": "#b58100", "info": "#0969da", "http": "#8250df"}
 _NOTE = "<p><i>{}</i></p>"
+
+
+def _when(moment: datetime) -> str:
+    """A time as people read it in the tables: ``2026-12-06 14:20:15 UTC``."""
+    return human_time(moment, seconds=True)
 
 
 def lineup_figure(
@@ -77,8 +84,8 @@ def _group_row(group: ErrorGroup) -> str:
     )
     routes = ", ".join(f"{r} ({n})" for r, n in group.routes[:3])
     return (
-        f"<tr><td>{group.count:,}</td><td>{group.requests:,}</td><td>{rfc3339(group.first_seen)}"
-        f"</td><td>{rfc3339(group.last_seen)}</td><td>{html.escape(group.group)}</td>"
+        f"<tr><td>{group.count:,}</td><td>{group.requests:,}</td><td>{_when(group.first_seen)}"
+        f"</td><td>{_when(group.last_seen)}</td><td>{html.escape(group.group)}</td>"
         f"<td>{html.escape(group.example)}{stack}</td><td>{html.escape(routes)}</td></tr>"
     )
 
@@ -122,7 +129,7 @@ def trace_table(trace: Trace | None) -> str:
     if not trace.lines:
         return _NOTE.format(f"No lines for correlation ID {html.escape(trace.correlation_id)}.")
     rows = "".join(
-        f"<tr><td>{rfc3339(r['ts'])}</td><td>+{r['step_ms']:,.0f} ms</td>"
+        f"<tr><td>{_when(r['ts'])}</td><td>+{r['step_ms']:,.0f} ms</td>"
         f"<td>{r['elapsed_ms']:,.0f} ms</td><td>{html.escape(str(r['level']))}</td>"
         f"<td>{html.escape(str(r['message']))}</td><td>{_text(r['url'])}</td>"
         f"<td>{_text(r['statusCode'])}</td><td>{_text(r['duration_ms'], ' ms')}</td>"
@@ -159,7 +166,7 @@ def requests_table(found: Exploration, which: str = "slowest") -> pd.DataFrame:
     frame = around.slowest if which == "slowest" else around.failing
     table = pd.DataFrame(
         {
-            "time": frame["ts"].map(rfc3339),
+            "time": frame["ts"].map(_when),
             "correlation ID": frame["correlationId"],
             "request": frame["method"].astype(str) + " " + frame["route"].astype(str),
             "status": frame["statusCode"],
@@ -175,7 +182,7 @@ def search_table(found: Exploration) -> pd.DataFrame:
     frame = found.search
     if frame.empty:
         return frame
-    return frame.assign(ts=frame["ts"].map(rfc3339)).set_index("ts")
+    return frame.assign(ts=frame["ts"].map(_when)).set_index("ts")
 
 
 def search_figure(found: Exploration) -> go.Figure:
