@@ -62,7 +62,7 @@ def test_error_spike_by_name_matches_the_truth(
     summary, run_dir = last_run(tmp_path)
     assert summary["status"] == ("CRIT" if share > THRESHOLD else "WARN") == "CRIT"
     m = summary["metrics"]
-    assert m["errors"] == spike["error_lines"]
+    assert m["errors"] == spike["cause_lines"]  # completion lines are failed requests
     assert m["failed_requests"] == spike["failed_requests"]
     assert m["requests"] == spike["requests"]
     assert m["error_groups"] == len(spike["groups"])

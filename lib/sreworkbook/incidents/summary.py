@@ -2,7 +2,9 @@
 
 The error rate of a bucket is failed requests (a line with ``statusCode`` ≥ 500) over requests
 (lines with a ``statusCode``), the ratio the Prometheus alert uses, so the two can be lined up;
-``errors`` counts error-level lines. The failed-request estimate counts distinct correlation
+``errors`` counts error-level lines that say why (a completion line logged at error level,
+one with a ``statusCode``, is a failed request of its route, with its status, not an error).
+The failed-request estimate counts distinct correlation
 IDs that have a 5xx or an error line, plus 5xx lines without an ID; error lines without an ID
 (a background job, a lost connection) are errors but not failed requests. The first failing
 request is the one whose failing line comes first; with ``keep_requests`` the summary also keeps
@@ -58,6 +60,7 @@ class _Pass:
     failed_without_id: int = 0
     route_ids: dict[str, set[str]] = field(default_factory=dict)
     route_anonymous: Counter[str] = field(default_factory=Counter)
+    route_statuses: dict[str, Counter[int]] = field(default_factory=dict)
     users: set[str] = field(default_factory=set)
     user_ids: dict[str, set[str]] = field(default_factory=dict)
     first_failed: tuple[pd.Timestamp, str] | None = None
@@ -68,7 +71,7 @@ class _Pass:
         status = frame["statusCode"]
         request = status.notna().to_numpy(dtype=bool)
         failed = (status.fillna(0) >= 500).to_numpy(dtype=bool)
-        error = frame["level"].isin(self.levels).to_numpy(dtype=bool)
+        error = frame["level"].isin(self.levels).to_numpy(dtype=bool) & ~request
         buckets = frame["ts"].dt.floor(pd.Timedelta(self.bucket))
         flags = pd.DataFrame(
             {"requests": request, "failed": failed, "errors": error},
@@ -98,6 +101,10 @@ class _Pass:
                     }
                 )
             )
+        done_badly = frame[failed]
+        for route, code in zip(route_of(done_badly), done_badly["statusCode"], strict=True):
+            if isinstance(route, str):
+                self.route_statuses.setdefault(route, Counter())[int(code)] += 1
         for route, cid in zip(route_of(bad), bad["correlationId"], strict=True):
             if route is None or route != route:
                 continue
@@ -193,6 +200,8 @@ class IncidentSummary:
     top_users: tuple[tuple[str, int], ...] = ()  # user → failed requests, most first
     first_failed_id: str | None = None  # the correlation ID of the first failing request
     requests_seen: pd.DataFrame | None = None  # with keep_requests: ts, route, duration_ms, failed
+    #: route → the statuses of its failed requests' completion lines, most first
+    route_statuses: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -282,6 +291,10 @@ def summarise(
         top_users=_ranked({u: len(ids) for u, ids in acc.user_ids.items()}),
         first_failed_id=acc.first_failed[1] if acc.first_failed else None,
         requests_seen=acc.requests_frame() if keep_requests else None,
+        route_statuses={
+            route: tuple(sorted(codes.items(), key=lambda kv: (-kv[1], kv[0])))
+            for route, codes in acc.route_statuses.items()
+        },
     )
 
 

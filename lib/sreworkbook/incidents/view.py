@@ -33,6 +33,8 @@ __all__ = [
 
 _LEVEL_COLOURS = {"error": "#cf222e", "warn": "#b58100", "info": "#0969da", "http": "#8250df"}
 _NOTE = "<p><i>{}</i></p>"
+#: Tables of long messages and stack frames wrap inside the page instead of widening it.
+_FIT = "width:100%;table-layout:auto;overflow-wrap:anywhere;word-break:break-word"
 
 
 def _when(moment: datetime) -> str:
@@ -83,10 +85,11 @@ def _group_row(group: ErrorGroup) -> str:
         else ""
     )
     routes = ", ".join(f"{r} ({n})" for r, n in group.routes[:3])
+    where = html.escape(group.frame.removeprefix("at ")) if group.frame else "—"
     return (
         f"<tr><td>{group.count:,}</td><td>{group.requests:,}</td><td>{_when(group.first_seen)}"
-        f"</td><td>{_when(group.last_seen)}</td><td>{html.escape(group.group)}</td>"
-        f"<td>{html.escape(group.example)}{stack}</td><td>{html.escape(routes)}</td></tr>"
+        f"</td><td>{_when(group.last_seen)}</td><td>{html.escape(group.example)}{stack}</td>"
+        f"<td><code>{where}</code></td><td>{html.escape(routes)}</td></tr>"
     )
 
 
@@ -97,11 +100,11 @@ def error_groups_table(found: Exploration, top: int = 10) -> str:
         return _NOTE.format("No error lines in the window.")
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("lines", "requests", "first seen", "last seen", "group", "example", "routes")
+        for h in ("lines", "requests", "first seen", "last seen", "error", "thrown at", "routes")
     )
     rows = "".join(_group_row(g) for g in groups[:top])
     more = f"<p>{len(groups) - top} smaller groups not shown.</p>" if len(groups) > top else ""
-    return f'<table class="error-groups"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{more}'
+    return f'<table class="error-groups" style="{_FIT}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{more}'
 
 
 def _ranked_table(pairs: Sequence[tuple[str, int]], name: str, total: int) -> pd.DataFrame:
@@ -111,9 +114,16 @@ def _ranked_table(pairs: Sequence[tuple[str, int]], name: str, total: int) -> pd
 
 
 def top_routes_table(found: Exploration) -> pd.DataFrame:
-    """Routes by failed requests (distinct correlation IDs), most first."""
+    """Routes by failed requests (distinct correlation IDs), most first, with the statuses
+    their completion lines carried (``500 ×37``)."""
     s = found.summary
-    return _ranked_table(s.affected_routes if s else (), "route", s.failed_requests if s else 0)
+    table = _ranked_table(s.affected_routes if s else (), "route", s.failed_requests if s else 0)
+    statuses = s.route_statuses if s else {}
+    table["statuses"] = [
+        ", ".join(f"{code} ×{n:,}" for code, n in statuses.get(str(route), ())) or "—"
+        for route in table.index
+    ]
+    return table
 
 
 def top_users_table(found: Exploration) -> pd.DataFrame:
@@ -145,7 +155,7 @@ def trace_table(trace: Trace | None) -> str:
         f"<p>Request <code>{html.escape(trace.correlation_id)}</code>: {trace.lines} lines, "
         f"{trace.duration_ms:,.0f} ms, status {status}, services "
         f"{html.escape(', '.join(trace.services))}.</p>"
-        f'<table class="trace" data-correlation-id="{html.escape(trace.correlation_id)}">'
+        f'<table class="trace" style="{_FIT}" data-correlation-id="{html.escape(trace.correlation_id)}">'
         f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
     )
 
