@@ -114,9 +114,19 @@ def rule_figure(
     for series in list(signal.series)[:6]:
         xs, ys = _envelope(times, series.values, series.present, points)
         name = ", ".join(f"{k}={v}" for k, v in sorted(series.labels.items()) if k != "__name__")
+        gapped = [y if y == y else None for y in ys]  # NaN (nothing present) is a gap
         fig.add_trace(
-            go.Scattergl(x=xs, y=ys, mode="lines", name=name or "value", line={"width": 1})
-        )
+            go.Scatter(
+                x=xs, y=gapped, mode="lines", connectgaps=False, name=name or "value",
+                line={"width": 1},
+            )
+        )  # fmt: skip
+    if not fig.data:
+        top = max((t for t in (tuning.rule.threshold, tuning.tuned.threshold) if t), default=1.0)
+        fig.update_yaxes(range=[0, top * 1.5])
+        fig.add_annotation(text="the rule's expression returned no data in the window",
+                           showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                           font={"size": 14, "color": "#6e40c9"})  # fmt: skip
     rule, tuned = tuning.rule, tuning.tuned
     if rule.threshold is not None:
         fig.add_hline(y=rule.threshold, line_dash="dash", line_color=_BEFORE,
@@ -130,7 +140,7 @@ def rule_figure(
     least = (signal.grid.end_ms - signal.grid.start_ms) // 250  # visible on a month
     _episodes(fig, before, band=(0.93, 0.98), colour=_BEFORE, step=step, least=least)
     _episodes(fig, after, band=(0.87, 0.92), colour=_AFTER, step=step, least=least)
-    fig.update_xaxes(range=[_when(signal.grid.start_ms), _when(signal.grid.end_ms)])
+    plots.time_axis(fig, _when(signal.grid.start_ms), _when(signal.grid.end_ms))
     plots.shade_incidents(fig, incidents)
     setting = (
         f"for {format_duration_ms(rule.for_ms)} → {format_duration_ms(tuned.for_ms)}"

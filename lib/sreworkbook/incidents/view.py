@@ -213,4 +213,8 @@ def lines_figure(counts: pd.DataFrame, title: str) -> go.Figure:
     if counts.empty:
         fig.add_annotation(text="no matching lines", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")  # fmt: skip
+        fig.update_xaxes(visible=False)
+    else:  # a minute's bar spans its minute: a one-minute search gets seconds, not ms, ticks
+        first, last = pd.Timestamp(counts["minute"].min()), pd.Timestamp(counts["minute"].max())
+        plots.time_axis(fig, first, last + pd.Timedelta(minutes=1))
     return plots.apply_theme(fig, title=title, height=300)
