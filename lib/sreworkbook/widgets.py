@@ -48,9 +48,9 @@ def dashboard_explorer(
     from sreworkbook.dashboard import view
 
     names = environment_names(root)
-    env_picker = widgets.Dropdown(
-        options=names, value=env if env in names else names[0], description="Environment"
-    )
+    if env not in names:  # a file given by its path, or named otherwise: keep it, first
+        names = [env, *names]
+    env_picker = widgets.Dropdown(options=names, value=env, description="Environment")
     window_picker = widgets.ToggleButtons(
         options=list(WINDOWS), value=window if window in WINDOWS else "24h", description="Window"
     )

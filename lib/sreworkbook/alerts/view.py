@@ -29,6 +29,7 @@ from sreworkbook.alerts.validate import ToolCheck
 from sreworkbook.known_incidents import Incident
 
 __all__ = [
+    "charted",
     "checks_table",
     "files_markdown",
     "pareto_figure",
@@ -38,6 +39,7 @@ __all__ = [
     "slo_table",
     "slo_warnings",
     "tests_table",
+    "uncharted_markdown",
 ]
 
 _BEFORE, _AFTER = "#bc4c00", "#1a7f37"
@@ -102,6 +104,23 @@ def _episodes(
             opacity=0.8,
             line_width=0,
         )
+
+
+def charted(report: TuningReport) -> list[RuleTuning]:
+    """The rules whose expression returned a signal to chart (the others never matched)."""
+    return [t for t in report.tunings if len(t.result.signal.series)]
+
+
+def uncharted_markdown(report: TuningReport) -> str:
+    """Which rules have no chart, and why: their expression returned nothing in the window."""
+    silent = [t.rule.name for t in report.tunings if not len(t.result.signal.series)]
+    if not silent:
+        return ""
+    names = ", ".join(f"`{name}`" for name in silent)
+    return (
+        f"No chart for {names}: the expression returned no series in the window (a rule "
+        "whose whole expression is its condition returns nothing while it does not fire)."
+    )
 
 
 def rule_figure(
