@@ -170,7 +170,8 @@ test: setup container-tools lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lab: lab-env system-packages ferretdb mongo-tools
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks \
+	  --ServerApp.contents_manager_class=sreworkbook.labserver.WorkbookContentsManager
 
 # How many packages and MiB each install profile brings (base, lab, sandbox, bench, test).
 install-sizes: python-env

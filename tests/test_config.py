@@ -114,5 +114,37 @@ def test_masked_hides_literal_passwords(tmp_path: Path) -> None:
 
 def test_workbook_root_found_from_a_subfolder() -> None:
     assert workbook_root(ROOT / "notebooks") == ROOT
-    with pytest.raises(ParameterError, match="no workbook here"):
-        workbook_root(Path("/"))
+    assert workbook_root(ROOT / "notebooks" / "runbooks") == ROOT
+    with pytest.raises(ParameterError, match="no workbook here.*SREWORKBOOK_HOME"):
+        workbook_root(Path("/"), package_dir=Path("/"))
+
+
+def _workbook(tmp_path: Path, name: str) -> Path:
+    folder = tmp_path / name
+    (folder / "parameters").mkdir(parents=True)
+    (folder / "notebooks").mkdir()
+    (folder / "parameters" / "prod.yaml").write_text("name: prod\n")
+    return folder
+
+
+def test_workbook_root_is_never_just_the_cwd(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # From another folder, an editable install finds the checkout it was installed from.
+    assert workbook_root(elsewhere) == ROOT
+    other = _workbook(tmp_path, "other")
+    # SREWORKBOOK_HOME wins over everything, the cwd included.
+    home = {"SREWORKBOOK_HOME": str(other)}
+    assert workbook_root(ROOT / "notebooks", environ=home) == other
+    # An environment file given as a path names its workbook, relative paths from the cwd.
+    env_file = str(other / "parameters" / "prod.yaml")
+    assert workbook_root(ROOT / "notebooks", env=env_file) == other
+    assert workbook_root(tmp_path, env="other/parameters/prod.yaml") == other
+    # A name is looked up in the workbook around the cwd.
+    assert workbook_root(other / "notebooks", env="prod") == other
+
+
+def test_a_home_without_parameters_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ParameterError, match="SREWORKBOOK_HOME=.*no parameters/") as caught:
+        workbook_root(ROOT, environ={"SREWORKBOOK_HOME": str(tmp_path)})
+    assert caught.value.key == "SREWORKBOOK_HOME"

@@ -73,6 +73,22 @@ def test_notebooks_are_thin_and_stripped(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebooks_name_the_kernel_as_it_names_itself(path: Path) -> None:
+    """JupyterLab rewrites a kernelspec that differs from the kernel's own and marks the
+    notebook modified on open; ``language_info`` is filled by ``sreworkbook.labserver``."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    metadata = json.loads(path.read_text())["metadata"]
+    assert metadata["kernelspec"] == {
+        "display_name": spec.display_name,
+        "language": spec.language,
+        "name": "python3",
+    }
+    assert metadata["language_info"] == {"name": "python"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_notebook_concludes_the_same_way(path: Path) -> None:
     """One ``reports.emit(result)`` with one argument: no 4-tuples, no keyword forms."""
     nb = json.loads(path.read_text())

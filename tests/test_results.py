@@ -61,3 +61,5 @@ def test_metric_order_survives_sorted_json() -> None:
     assert format_metric("error_rate", 0.0004) == "0.04 %"
     assert format_metric("p95_ms", 548.4) == "548 ms"
     assert format_metric("mem_pct", 64.96) == "65.0 %"
+    # An epoch-seconds time reads as a time, not as 1,796,492,079.
+    assert format_metric("first_error_at", 1796492079.5) == "2026-12-05 17:34:39 UTC"

@@ -8,7 +8,15 @@ import pandas as pd
 import pytest
 
 from sreworkbook.exceptions import ParameterError
-from sreworkbook.timeutil import format_duration, parse_duration, parse_time, rfc3339, window
+from sreworkbook.timeutil import (
+    format_duration,
+    human_span,
+    human_time,
+    parse_duration,
+    parse_time,
+    rfc3339,
+    window,
+)
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
@@ -109,3 +117,17 @@ def test_rfc3339() -> None:
     assert rfc3339(1795132800.25) == "2026-11-20T00:00:00.250Z"
     assert rfc3339(1795132800, timespec="milliseconds") == "2026-11-20T00:00:00.000Z"
     assert rfc3339(pd.Timestamp("2026-11-20T16:00:00.123456+02:00")) == "2026-11-20T14:00:00.123Z"
+
+
+def test_times_people_read_are_formatted_in_utc() -> None:
+    paris = timezone(timedelta(hours=1))
+    moment = datetime(2026, 12, 6, 15, 20, 15, 514000, tzinfo=paris)
+    assert human_time(moment) == "2026-12-06 14:20 UTC"
+    assert human_time(moment, seconds=True) == "2026-12-06 14:20:15 UTC"
+    assert human_time(moment.timestamp()) == "2026-12-06 14:20 UTC"
+    assert human_time("2026-11-27T03:00:00Z") == "2026-11-27 03:00 UTC"
+    later = moment + timedelta(minutes=25)
+    assert human_span(moment, later) == "2026-12-06 14:20 – 14:45 UTC"
+    assert human_span(moment, later + timedelta(days=1)) == (
+        "2026-12-06 14:20 – 2026-12-07 14:45 UTC"
+    )

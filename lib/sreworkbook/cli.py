@@ -180,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _root(*, optional: bool) -> Path:
     """The workbook around the cwd; commands that need none (``backups verify``) use the cwd."""
     try:
-        return workbook_root()
+        return workbook_root(environ=os.environ)
     except ParameterError:
         if optional:
             return Path.cwd()

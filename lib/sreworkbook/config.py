@@ -19,6 +19,7 @@ from sreworkbook.exceptions import MissingFileError, ParameterError
 from sreworkbook.secrets import mask_uri, references, resolve
 
 __all__ = [
+    "HOME_VARIABLE",
     "AIServiceConfig",
     "AlertmanagerConfig",
     "BackupsConfig",
@@ -547,12 +548,52 @@ def load_environment(name_or_path: str, *, root: Path) -> Environment:
     return env.model_copy(update={"source_file": str(path)})
 
 
-def workbook_root(start: Path | None = None) -> Path:
-    """The workbook folder (holding ``parameters/``) at or above ``start`` (default: cwd)."""
+#: The environment variable naming the workbook folder, wherever a notebook or command runs.
+HOME_VARIABLE = "SREWORKBOOK_HOME"
+
+
+def workbook_root(
+    start: Path | None = None,
+    *,
+    env: str = "",
+    environ: Mapping[str, str] | None = None,
+    package_dir: Path | None = None,
+) -> Path:
+    """The workbook folder (holding ``parameters/`` and ``notebooks/``); never just the cwd.
+
+    Found, in order, from ``$SREWORKBOOK_HOME`` (in ``environ``); from the environment file
+    ``env`` when it is given as a path (the workbook around the file); at or above ``start``
+    (default: the cwd, which in JupyterLab is the notebook's folder); and last from where the
+    package was installed from (``package_dir``, default this package's folder: an editable
+    install in a workbook checkout). Every relative
+    path in an environment (outputs, logs, backups, incidents) resolves against it, so a
+    notebook run in JupyterLab, by papermill or from another folder finds the same history.
+    """
+    home = (environ or {}).get(HOME_VARIABLE, "")
+    if home:
+        folder = Path(home).expanduser().resolve()
+        if not (folder / "parameters").is_dir():
+            raise ParameterError(
+                f"{HOME_VARIABLE}={home} holds no parameters/ folder", key=HOME_VARIABLE
+            )
+        return folder
     here = (start or Path.cwd()).resolve()
+    starts = [here, (package_dir or Path(__file__).parent).resolve()]
+    if env and (env.endswith((".yaml", ".yml")) or "/" in env):
+        file = Path(env).expanduser()
+        starts.insert(0, (file if file.is_absolute() else here / file).resolve().parent)
+    for begin in starts:
+        found = _workbook_at_or_above(begin)
+        if found is not None:
+            return found
+    raise ParameterError(
+        f"no workbook here: no folder holding parameters/ and notebooks/ at or above {here}; "
+        f"set {HOME_VARIABLE} to the workbook folder"
+    )
+
+
+def _workbook_at_or_above(here: Path) -> Path | None:
     for folder in (here, *here.parents):
         if (folder / "parameters").is_dir() and (folder / "notebooks").is_dir():
             return folder
-    raise ParameterError(
-        f"no workbook here: no folder holding parameters/ and notebooks/ at or above {here}"
-    )
+    return None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -12,11 +13,15 @@ from sreworkbook.known_incidents import Incident
 from sreworkbook.results import Status
 
 __all__ = [
+    "MAX_POINTS",
     "STATUS_COLOURS",
+    "TIME_TICKS",
     "WEB_VITALS",
     "apply_theme",
+    "line_points",
     "shade_incidents",
     "status_bar",
+    "time_axis",
     "timeseries",
     "web_vitals",
     "web_vitals_rating",
@@ -25,6 +30,99 @@ __all__ = [
 STATUS_COLOURS = {status.value: status.colour for status in Status}
 
 _FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
+
+
+#: The most points one line is drawn with: a chart is at most ~1,200 px wide, and the lowest
+#: and highest value of each pixel column keep every spike a longer series has.
+MAX_POINTS = 2400
+
+#: Time-axis labels by tick spacing, from a minute (seconds) to 90 days (months), never
+#: fractions of a second.
+TIME_TICKS = [
+    {"dtickrange": [None, 60_000], "value": "%H:%M:%S"},
+    {"dtickrange": [60_000, 86_400_000], "value": "%H:%M<br>%b %-d"},
+    {"dtickrange": [86_400_000, "M1"], "value": "%b %-d"},
+    {"dtickrange": ["M1", None], "value": "%b %Y"},
+]
+
+
+def line_points(
+    timestamps: pd.Series | Sequence[datetime],
+    values: pd.Series | Sequence[float],
+    *,
+    points: int = MAX_POINTS,
+) -> tuple[list[str], list[float | None]]:
+    """A line's x (UTC times, ``2026-11-01 00:00:00``) and y as plotly draws them: no NaN (missing or non-finite values are left
+    out), a ``None`` where the data has a gap (a step over twice the usual one) so the line
+    breaks there instead of joining across it, and at most about ``points`` points — the
+    lowest and highest of each time bucket, in time order, so no spike is lost. Values keep
+    six significant digits (the report stays as small as with binary arrays)."""
+    t = pd.to_datetime(pd.Series(timestamps), utc=True).to_numpy(dtype="datetime64[ns]")
+    v = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    timed = ~np.isnat(t)
+    t, v = t[timed].astype(np.int64), v[timed]
+    order = np.argsort(t, kind="stable")
+    t, v = t[order], v[order]
+    steps = np.diff(t)
+    usual = float(np.median(steps)) if len(steps) else 0.0
+    kept = np.flatnonzero(np.isfinite(v))  # a missing or non-finite value is a gap
+    t, v = t[kept], v[kept]
+    if len(t) == 0:
+        return [], []
+    holes = (
+        (np.diff(t).astype(np.float64) > 2 * usual)
+        if usual > 0
+        else np.zeros(len(t) - 1, dtype=bool)
+    )
+    breaks = np.flatnonzero(holes | (np.diff(kept) > 1)) + 1
+    span = max(int(t[-1] - t[0]), 1)
+    xs: list[str] = []
+    ys: list[float | None] = []
+    last = 0
+    for part_t, part_v in zip(np.split(t, breaks), np.split(v, breaks), strict=True):
+        if xs:  # the break, half-way across the hole
+            xs.append(_ns_time((last + int(part_t[0])) // 2))
+            ys.append(None)
+        last = int(part_t[-1])
+        budget = max(2, int(points * max(int(part_t[-1] - part_t[0]), 1) / span))
+        chosen = _extremes(part_t, part_v, budget) if len(part_t) > budget else slice(None)
+        xs += [_ns_time(int(x)) for x in part_t[chosen]]
+        ys += [float(f"{y:.6g}") for y in part_v[chosen]]  # what a chart shows, not 17 digits
+    return xs, ys
+
+
+def _ns_time(ns: int) -> str:
+    """A UTC time as plotly reads it, to the second (shorter than ISO with an offset)."""
+    return f"{pd.Timestamp(ns, tz='UTC'):%Y-%m-%d %H:%M:%S}"
+
+
+def _extremes(t: np.ndarray, v: np.ndarray, budget: int) -> np.ndarray:
+    """Indices of the lowest and highest value of each of ``budget // 2`` time buckets."""
+    buckets = max(1, budget // 2)
+    width = max(int(t[-1] - t[0]) + 1, 1)
+    index = np.minimum(
+        ((t - t[0]).astype(np.float64) * buckets / width).astype(np.int64), buckets - 1
+    )
+    frame = pd.DataFrame({"bucket": index, "v": v})
+    grouped = frame.groupby("bucket")["v"]
+    chosen = np.union1d(grouped.idxmin().to_numpy(), grouped.idxmax().to_numpy())
+    return chosen.astype(np.int64)
+
+
+def time_axis(
+    fig: go.Figure,
+    start: datetime | pd.Timestamp | None = None,
+    end: datetime | pd.Timestamp | None = None,
+) -> None:
+    """Date ticks that suit any window from a minute to 90 days; the axis spans at least a
+    minute (one point alone would otherwise get ticks a millisecond apart)."""
+    fig.update_xaxes(type="date", tickformatstops=TIME_TICKS)
+    if start is not None and end is not None:
+        first, last = pd.Timestamp(start), pd.Timestamp(end)
+        if last - first < pd.Timedelta(minutes=1):
+            middle = first + (last - first) / 2
+            first, last = middle - pd.Timedelta(seconds=30), middle + pd.Timedelta(seconds=30)
+        fig.update_xaxes(range=[first.to_pydatetime(warn=False), last.to_pydatetime(warn=False)])
 
 
 def apply_theme(fig: go.Figure, *, title: str | None = None, height: int = 360) -> go.Figure:
@@ -96,22 +194,26 @@ def timeseries(
     """Lines per ``series`` of a tidy frame; the previous period dotted, shifted onto this one."""
     fig = go.Figure()
     for name, part in frame.groupby("series", sort=True):
+        xs, ys = line_points(part["timestamp"], part["value"])
         fig.add_trace(
-            go.Scattergl(
-                x=part["timestamp"],
-                y=part["value"],
+            go.Scatter(
+                x=xs,
+                y=ys,
                 mode="lines",
+                connectgaps=False,
                 name=str(name),
                 hovertemplate="%{x}<br>%{y:,.2f} " + unit + "<extra>" + str(name) + "</extra>",
             )
         )
     if previous is not None and not previous.empty and shift is not None:
         for name, part in previous.groupby("series", sort=True):
+            xs, ys = line_points(part["timestamp"] + shift, part["value"])
             fig.add_trace(
-                go.Scattergl(
-                    x=part["timestamp"] + shift,
-                    y=part["value"],
+                go.Scatter(
+                    x=xs,
+                    y=ys,
                     mode="lines",
+                    connectgaps=False,
                     name=f"{name} (previous period)",
                     line={"dash": "dot", "color": "#8c959f"},
                 )
@@ -135,6 +237,11 @@ def timeseries(
         )
     shade_incidents(fig, incidents)
     fig.update_yaxes(title_text=unit, rangemode="tozero")
+    if frame.empty:
+        fig.update_yaxes(range=[0, max(threshold or 0.0, 1.0) * 1.2])
+        fig.update_xaxes(visible=False)
+    else:
+        time_axis(fig, frame["timestamp"].min(), frame["timestamp"].max())
     return apply_theme(fig, title=title)
 
 

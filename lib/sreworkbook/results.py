@@ -6,6 +6,7 @@ import html
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -272,7 +273,10 @@ _RATIOS = ("error_rate", "availability", "budget_left", "recall", "precision")
 
 
 def format_metric(name: str, value: float) -> str:
-    """``value`` as a reader expects it from the metric's name (ratios as %, ms, s, h)."""
+    """``value`` as a reader expects it from the metric's name (ratios as %, ms, s, h; a
+    ``*_at`` metric, epoch seconds, as a time in the reports' time zone, UTC)."""
+    if name.endswith("_at"):
+        return f"{datetime.fromtimestamp(value, UTC):%Y-%m-%d %H:%M:%S} UTC"
     if any(name == r or name.startswith(f"{r}_") for r in _RATIOS):
         digits = 3 if name == "availability" or name.startswith("availability_") else 2
         return f"{value * 100:.{digits}f} %"

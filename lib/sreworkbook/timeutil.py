@@ -23,7 +23,16 @@ from typing import Literal
 
 from sreworkbook.exceptions import ParameterError
 
-__all__ = ["epoch", "format_duration", "parse_duration", "parse_time", "rfc3339", "window"]
+__all__ = [
+    "epoch",
+    "format_duration",
+    "human_span",
+    "human_time",
+    "parse_duration",
+    "parse_time",
+    "rfc3339",
+    "window",
+]
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
@@ -138,3 +147,23 @@ def rfc3339(
     if timespec == "auto":
         timespec = "milliseconds" if moment.microsecond else "seconds"
     return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def human_time(moment: datetime | float | str, *, seconds: bool = False) -> str:
+    """``moment`` as a person reads it in a report, in the reports' time zone (UTC):
+    ``2026-12-06 14:20 UTC``, or ``2026-12-06 14:20:15 UTC`` with ``seconds``. A string is
+    read as :func:`parse_time` reads it (the ledger's RFC 3339 times)."""
+    if isinstance(moment, str):
+        moment = parse_time(moment, name="time")
+    elif not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, UTC)
+    return f"{_utc(moment):%Y-%m-%d %H:%M{':%S' if seconds else ''}} UTC"
+
+
+def human_span(start: datetime, end: datetime, *, seconds: bool = False) -> str:
+    """``[start, end)`` as a person reads it: ``2026-12-06 14:20 – 14:45 UTC`` within a day,
+    ``2026-12-05 14:20 – 2026-12-06 14:20 UTC`` across days."""
+    first, last = _utc(start), _utc(end)
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    tail = f"{last:{clock}}" if first.date() == last.date() else f"{last:%Y-%m-%d {clock}}"
+    return f"{first:%Y-%m-%d {clock}} – {tail} UTC"

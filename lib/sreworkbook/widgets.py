@@ -41,18 +41,24 @@ def dashboard_explorer(
     now: Callable[[], datetime],
     window: str = "24h",
 ) -> widgets.VBox:
-    """Window, route and environment pickers over the latency, error-rate and route charts."""
+    """Window, route and environment pickers over the response-time, error-rate and route
+    charts. The route picker drives the route charts (p95 and 5xx per minute of that route);
+    the service-wide charts stay for all routes, and the widget says so."""
     from sreworkbook import dashboard
     from sreworkbook.dashboard import view
 
     names = environment_names(root)
-    env_picker = widgets.Dropdown(
-        options=names, value=env if env in names else names[0], description="Environment"
-    )
+    if env not in names:  # a file given by its path, or named otherwise: keep it, first
+        names = [env, *names]
+    env_picker = widgets.Dropdown(options=names, value=env, description="Environment")
     window_picker = widgets.ToggleButtons(
         options=list(WINDOWS), value=window if window in WINDOWS else "24h", description="Window"
     )
     route_picker = widgets.Dropdown(options=["all", *routes], value="all", description="Route")
+    drives = widgets.HTML(
+        "<small>The route picks the route charts (p95 and 5xx per minute of that route); "
+        "response time and error rate are for the whole service.</small>"
+    )
     out = widgets.Output()
     with out:
         display(widgets.HTML("<i>Change the window, route or environment to redraw here.</i>"))
@@ -68,7 +74,8 @@ def dashboard_explorer(
                 )
                 data = dashboard.load_dashboard(backend, span, slos=environment.slos)
                 route = None if route_picker.value == "all" else route_picker.value
-                for name in ("latency", "error_rate", "route_p95"):
+                shown = ("latency", "error_rate", "route_p95", "route_errors")
+                for name in shown:
                     display(
                         view.panel_figure(
                             data, name, thresholds=environment.thresholds, route=route
@@ -79,7 +86,7 @@ def dashboard_explorer(
 
     for picker in (env_picker, window_picker, route_picker):
         picker.observe(redraw, names="value")
-    return widgets.VBox([widgets.HBox([env_picker, route_picker]), window_picker, out])
+    return widgets.VBox([widgets.HBox([env_picker, route_picker]), drives, window_picker, out])
 
 
 #: The log explorer's windows: the exploration's own, or the last hour(s) or days before now.

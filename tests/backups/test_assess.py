@@ -78,8 +78,10 @@ def test_a_healthy_local_setup_is_ok(setup: Any, tmp_path: Path) -> None:
     result = assess_backups(env, environ={}, root=tmp_path, now=now, engine="pymongo")
     assert isinstance(result, BackupAssessment)
     assert result.status is Status.OK, result.findings()
-    assert result.headline().startswith("Latest backup 1 h old, verified, restored in ")
-    assert result.headline().endswith(": OK")
+    assert result.headline().startswith(
+        "The latest backup is 1 hour old, verified and restored in "
+    )
+    assert result.headline().endswith(" by pymongo.")
     metrics = result.metrics()
     assert metrics["backups_verified"] == 3 and metrics["backups_corrupt"] == 0
     assert metrics["restored_docs"] == 400 and metrics["rpo_h"] == 24

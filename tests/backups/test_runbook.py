@@ -109,7 +109,10 @@ def test_tools_drills_and_summary(tmp_path: Path) -> None:
     status, headline, metrics, findings = runbook.summarize(
         [tools, none, drill, runbook.Step("x", Status.SKIPPED, "n/a", {"m": 1.0})]
     )
-    assert status is Status.CRIT and headline.endswith(": CRIT") and "last drill" in headline
+    assert status is Status.CRIT and "last drill" in headline
+    assert headline.startswith("The backup runbook found 2 steps need a look — ")
+    assert "the drill of 2026-11-27 03:00 UTC failed: restore FAILED" in headline
+    assert not headline.endswith(("OK", "WARN", "CRIT"))
     assert metrics == {"m": 1.0} and [f.title for f in findings] == [
         "dump tools",
         "last drill",

@@ -199,7 +199,7 @@ def test_a_dump_failing_verification_is_never_kept_nor_uploaded(
     assert keys(s3, f"{database}/") == uploaded  # nothing uploaded
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p != ancient} == before
     assert ancient.exists()  # nothing pruned either
-    assert bad.headline().startswith("Backup FAILED (dump fails verification: corrupt)")
+    assert bad.headline().startswith("The backup failed (dump fails verification: corrupt)")
 
 
 @pytest.mark.integration

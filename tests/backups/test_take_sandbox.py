@@ -172,7 +172,8 @@ def test_a_failed_backup_exits_1_and_notifies(sandbox: Any, client: Any, tmp_pat
     done = cli("--outputs", str(outputs), "backups", "take", "--env", str(path))
     assert done.returncode == 1, done.stdout + done.stderr
     assert (
-        "CRIT  Backup FAILED (dump failed): nothing uploaded, earlier backups kept" in done.stdout
+        "CRIT  The backup failed (dump failed): nothing was uploaded and the earlier backups are kept."
+        in done.stdout
     )
     line = json.loads((outputs / "ledger.jsonl").read_text().splitlines()[-1])
     assert line["status"] == "CRIT" and line["notebook"] == "backups_take"

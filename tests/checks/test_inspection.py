@@ -74,7 +74,7 @@ def test_a_healthy_stack_is_all_ok(
     assert report.status is Status.OK, report.findings()
     # 5 HTTP endpoints + 3 reported components + metrics + AI + mongo + redis + memory + cpu
     assert len(report.results) == 14
-    assert report.headline() == "All 14 checks OK"
+    assert report.headline() == "All 14 health checks passed."
     assert report.findings() == ()
     metrics = report.metrics()
     assert metrics["checks_total"] == 14 and metrics["checks_ok"] == 14
@@ -92,7 +92,9 @@ def test_a_down_database_is_crit_named_in_the_headline(
     env = full_environment(service, f"mongodb://127.0.0.1:{closed_port}/", redis_server.url, None)
     report = inspect(env, environ={})
     assert report.status is Status.CRIT
-    assert report.headline() == "14 checks: 13 OK, 1 CRIT — mongodb: connection refused"
+    assert (
+        report.headline() == "1 of 14 health checks needs attention — mongodb: connection refused."
+    )
     assert report.findings() == (Finding(Status.CRIT, "mongodb: ping", "connection refused"),)
     assert report.metrics()["memory_pct"] == 61.0  # from the service's gauge: no Prometheus
     assert "mongo_ping_ms" not in report.metrics()
@@ -111,7 +113,7 @@ def test_unconfigured_components_are_skipped_rows() -> None:
     report = inspect(Environment(name="empty"), environ={})
     assert {r.status for r in report.results} == {Status.SKIPPED}
     assert all(r.detail == "not configured" for r in report.results)
-    assert report.headline() == "All 6 checks skipped"
+    assert report.headline() == "All 6 health checks were skipped."
     assert report.status is Status.OK
     assert report.findings() == ()
 
@@ -183,22 +185,27 @@ def test_status_counts_and_headline(mixed: HealthReport) -> None:
     assert mixed.status is Status.CRIT
     assert mixed.counts == {"OK": 2, "WARN": 1, "CRIT": 2, "UNKNOWN": 1, "SKIPPED": 1}
     assert mixed.headline() == (
-        "7 checks: 2 OK, 1 WARN, 2 CRIT, 1 UNKNOWN, 1 SKIPPED — "
-        "mongodb: connection refused; tls: verify failed: <self-signed>"
+        "4 of 6 health checks need attention — "
+        "mongodb: connection refused; tls: verify failed: <self-signed>."
     )
 
 
 def test_headline_with_many_culprits_and_all_ok() -> None:
     refused = [result(f"c{i}", "x", Status.CRIT, detail="connection refused") for i in range(3)]
     same = HealthReport((*refused, result("c0", "y", Status.CRIT, detail="connection refused")))
-    assert same.headline() == "4 checks: 4 CRIT — c0, c1, c2: connection refused"
+    assert (
+        same.headline() == "4 of 4 health checks need attention — c0, c1, c2: connection refused."
+    )
     varied = HealthReport(
         tuple(result(f"c{i}", "x", Status.WARN, detail=f"slow {i}, 3 s") for i in range(4))
     )
-    assert varied.headline() == "4 checks: 4 WARN — c0: slow 0; c1: slow 1 and 2 more"
+    assert (
+        varied.headline()
+        == "4 of 4 health checks need attention — c0: slow 0; c1: slow 1 and 2 more."
+    )
     fine = HealthReport((result("a", "x", Status.OK), result("b", "y", Status.SKIPPED)))
-    assert fine.headline() == "All 1 checks OK, 1 skipped"
-    assert HealthReport(()).headline() == "No checks ran"
+    assert fine.headline() == "The one health check passed (1 skipped)."
+    assert HealthReport(()).headline() == "No health checks ran."
 
 
 def test_findings_most_severe_first_skipped_and_ok_left_out(mixed: HealthReport) -> None:

@@ -58,7 +58,7 @@ def test_errors_json_largest_first(
     assert run([*argv, "--end", truth["incident"]["end"], "--json"]) == 0
     groups = json.loads(capsys.readouterr().out)
     assert [set(g) for g in groups] == [
-        {"group", "count", "first_seen", "last_seen", "example"}
+        {"group", "count", "first_seen", "last_seen", "example", "frame"}
     ] * len(groups)
     assert [g["count"] for g in groups] == sorted((g["count"] for g in groups), reverse=True)
     assert groups[0]["first_seen"].endswith("Z")

@@ -42,7 +42,7 @@ def test_normalise_message(message: str | None, group: str) -> None:
 def truth_groups(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in events:
-        if e["level"] == "error":
+        if e["level"] == "error" and e["kind"] != "completed":  # completions are no cause
             groups[e["template"]].append(e)
     return groups
 
@@ -75,8 +75,10 @@ def test_groups_match_the_generator_templates(
         assert group.last_seen == max(W.ts(e["ts"]) for e in events)
         routes = Counter(e["route"] for e in events if e["route"])
         assert dict(group.routes) == dict(routes.most_common(10))
-        if group.group != "Request completed":
-            assert group.example_stack and group.example_stack.startswith("Error: ")
+        assert group.example_stack and group.example_stack.startswith("Error: ")
+        # The cause: the stack's first frame, as thrown.
+        assert group.frame is not None and group.frame.startswith("at ")
+        assert f"\n    {group.frame}\n" in group.example_stack
 
 
 def test_incident_is_dominated_by_database_timeouts(winston: tuple[Path, dict[str, Any]]) -> None:
@@ -94,6 +96,7 @@ def test_incident_is_dominated_by_database_timeouts(winston: tuple[Path, dict[st
         "first_seen",
         "last_seen",
         "example",
+        "frame",
     }
     assert report.stats.malformed_lines == 0
     assert "<table>" in report._repr_html_()

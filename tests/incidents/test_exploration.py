@@ -49,8 +49,12 @@ def test_named_incident_is_what_the_truth_says(sandbox_logs: tuple[Path, dict[st
     assert (found.focus.start, found.focus.end) == (ts(spike["start"]), ts(spike["end"]))
     assert found.focus.context_start < found.focus.start < found.focus.end < found.focus.context_end
     assert (s.requests, s.failed_requests, s.errors) == (
-        spike["requests"], spike["failed_requests"], spike["error_lines"]
+        spike["requests"], spike["failed_requests"], spike["cause_lines"]
     )  # fmt: skip
+    # The 5xx completion lines are failed requests of their route, with their status; no group.
+    assert spike["cause_lines"] < spike["error_lines"]
+    assert "Request completed" not in {g.group for g in s.groups}
+    assert s.route_statuses["/api/trades"][0][0] == 500
     dominant = s.groups[0]
     assert dominant.count == spike["dominant"]["count"]
     assert dominant.group == normalise_message(spike["dominant"]["message"])

@@ -89,9 +89,12 @@ def test_the_full_drill_with_mongorestore(sandbox: Any, drills: Path) -> None:
     assert {"download_s", "verify_s", "restore_s", "compare_s", "restore_docs_per_s"} <= set(
         metrics
     )
-    assert summary["headline"].startswith("Latest backup ")
-    assert "verified, restored in" in summary["headline"]
-    assert summary["headline"].endswith("by mongorestore: WARN")
+    # A sentence for a manager: what was found, what needs a look, no status code at the end.
+    assert summary["headline"].startswith("The latest backup is ")
+    assert "verified and restored in" in summary["headline"]
+    assert "by mongorestore; " in summary["headline"]
+    assert "findings need a look, the worst: " in summary["headline"]
+    assert summary["headline"].endswith(".")
     titles = [f["title"] for f in summary["findings"]]
     assert sum("fails verification: corrupt" in t for t in titles) == 2  # local and S3 copies
     assert sum("fails verification: incomplete" in t for t in titles) == 1  # the cut upload
@@ -124,7 +127,7 @@ def test_the_full_drill_with_pymongo(sandbox: Any, drills: Path) -> None:
     summary, report = last(drills)
     metrics = summary["metrics"]
     assert metrics["mismatched_collections"] == 0 and metrics["restored_docs"] == 100_000
-    assert metrics["backups_verified"] == 1 and summary["headline"].endswith("by pymongo: WARN")
+    assert metrics["backups_verified"] == 1 and "by pymongo; " in summary["headline"]
     titles = [f["title"] for f in summary["findings"]]
     assert not [t for t in titles if "target" in t]  # the pymongo engine sends no "ns"
     assert any(t.startswith("restore engine: pymongo (pymongo ") for t in titles)

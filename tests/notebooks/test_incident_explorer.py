@@ -62,7 +62,7 @@ def test_error_spike_by_name_matches_the_truth(
     summary, run_dir = last_run(tmp_path)
     assert summary["status"] == ("CRIT" if share > THRESHOLD else "WARN") == "CRIT"
     m = summary["metrics"]
-    assert m["errors"] == spike["error_lines"]
+    assert m["errors"] == spike["cause_lines"]  # completion lines are failed requests
     assert m["failed_requests"] == spike["failed_requests"]
     assert m["requests"] == spike["requests"]
     assert m["error_groups"] == len(spike["groups"])
@@ -108,9 +108,11 @@ def test_finds_the_spike_from_logs_alone(
     assert done.returncode == 0, done.stdout + done.stderr
     summary, _ = last_run(tmp_path / "out")
     assert summary["status"] == "WARN"  # over 12 hours the failed share stays under 5 %
-    worst = re.match(r"Worst error minute (\S+) in ", summary["headline"])
+    # The minute reads as a time in UTC, not as RFC 3339.
+    worst = re.match(r"Worst error minute (\d{4}-\d\d-\d\d \d\d:\d\d) UTC in ", summary["headline"])
     assert worst is not None, summary["headline"]
-    assert start <= datetime.fromisoformat(worst.group(1).replace("Z", "+00:00")) < end
+    minute = datetime.strptime(worst.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    assert start.replace(second=0, microsecond=0) <= minute < end
     pool = truth["error_lines_by_kind"]["pool"]
     assert warn_titles(summary)[0].startswith(f"{pool} × MongoWaitQueueTimeoutError")
 

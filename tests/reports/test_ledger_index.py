@@ -61,6 +61,7 @@ def test_changes_since_previous_run(tmp_path: Path) -> None:
         notebook="health_inspection",
         env="sandbox",
         run_id="r1",
+        finished_at="2026-12-07T01:54:05Z",
         findings=(Finding(Status.CRIT, "mongodb: ping"), Finding(Status.WARN, "redis: memory")),
     )
     ledger.append(previous)
@@ -73,7 +74,9 @@ def test_changes_since_previous_run(tmp_path: Path) -> None:
     assert [f.title for f in changes.new] == ["ai: health"]
     assert [f.title for f in changes.resolved] == ["mongodb: ping"]
     assert [f.title for f in changes.ongoing] == ["redis: memory"]
-    assert "1 new problem(s), 1 resolved" in changes.headline
+    assert changes.headline == (
+        "Since the previous run (2026-12-07 01:54 UTC): 1 new problem(s), 1 resolved."
+    )
 
 
 def test_index_lists_latest_worst_first_with_links(tmp_path: Path) -> None:

@@ -160,7 +160,7 @@ def test_truth_is_what_the_reader_finds(week: tuple[Path, dict[str, Any], float]
         summary = summarise(store, ts(incident["start"]), ts(incident["end"]))
         assert summary.requests == incident["requests"], incident["name"]
         assert summary.failed_requests == incident["failed_requests"]
-        assert summary.errors == incident["error_lines"]
+        assert summary.errors == incident["cause_lines"]
         assert [g.count for g in summary.groups] == [g["count"] for g in incident["groups"]]
         groups = {normalise_message(g["example"]) for g in incident["groups"]}
         assert {g.group for g in summary.groups} == groups

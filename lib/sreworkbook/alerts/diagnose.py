@@ -243,6 +243,11 @@ def _scalar(backend: PrometheusBackend, expr: str, at: datetime) -> pd.DataFrame
     return backend.source.query(expr, at=at)
 
 
+def _short(detail: str, limit: int = 60) -> str:
+    first = detail.splitlines()[0] if detail else "no answer"
+    return first if len(first) <= limit else first[: limit - 1] + "…"
+
+
 def database_issues(
     env: Environment, ctx: AlertContext, backend: MetricsBackend, *, environ: Mapping[str, str]
 ) -> Diagnosis:
@@ -313,11 +318,20 @@ def database_issues(
             )
         )
     status = worst((f.severity for f in findings), default=Status.OK)
-    states = (
-        ", ".join(f"{r.component} {r.status.value}" for r in results) or "no database configured"
+    answering = [r.component for r in results if r.status is Status.OK]
+    failing = [f"{r.component} ({_short(r.detail)})" for r in results if r.status is not Status.OK]
+    states = "; ".join(
+        part
+        for part in (
+            f"{' and '.join(answering)} answer{'s' if len(answering) == 1 else ''}"
+            if answering
+            else "",
+            f"{' and '.join(failing)} do{'es' if len(failing) == 1 else ''} not" if failing else "",
+        )
+        if part
     )
     headline = (
-        f"Now: {states}. In the window: "
+        f"Now {states or 'no database is configured'}. In the window: "
         + (f"{failures:,.0f} connection failures, " if failures is not None else "")
         + (
             f"database p95 peaked at {db_peak:,.0f} ms."

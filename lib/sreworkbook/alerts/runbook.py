@@ -108,8 +108,8 @@ class Diagnosis:
         frame = self.panels.get(panel, empty_frame())
         shaded: tuple[Incident, ...] = ()
         if not frame.empty:
-            first = pd.Timestamp(frame["timestamp"].min()).to_pydatetime()
-            last = pd.Timestamp(frame["timestamp"].max()).to_pydatetime()
+            first = pd.Timestamp(frame["timestamp"].min()).to_pydatetime(warn=False)
+            last = pd.Timestamp(frame["timestamp"].max()).to_pydatetime(warn=False)
             shaded = overlapping(incidents, first, last)
         return plots.timeseries(
             frame,
@@ -138,7 +138,9 @@ def highest(frame: pd.DataFrame) -> tuple[float | None, datetime | None]:
     if frame.empty:
         return None, None
     at = int(np.nanargmax(frame["value"].to_numpy(np.float64)))
-    return float(frame["value"].iloc[at]), pd.Timestamp(frame["timestamp"].iloc[at]).to_pydatetime()
+    return float(frame["value"].iloc[at]), pd.Timestamp(frame["timestamp"].iloc[at]).to_pydatetime(
+        warn=False
+    )
 
 
 def clean(metrics: Mapping[str, float | None]) -> dict[str, float]:

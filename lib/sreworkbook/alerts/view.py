@@ -29,6 +29,7 @@ from sreworkbook.alerts.validate import ToolCheck
 from sreworkbook.known_incidents import Incident
 
 __all__ = [
+    "charted",
     "checks_table",
     "files_markdown",
     "pareto_figure",
@@ -38,6 +39,7 @@ __all__ = [
     "slo_table",
     "slo_warnings",
     "tests_table",
+    "uncharted_markdown",
 ]
 
 _BEFORE, _AFTER = "#bc4c00", "#1a7f37"
@@ -104,6 +106,23 @@ def _episodes(
         )
 
 
+def charted(report: TuningReport) -> list[RuleTuning]:
+    """The rules whose expression returned a signal to chart (the others never matched)."""
+    return [t for t in report.tunings if len(t.result.signal.series)]
+
+
+def uncharted_markdown(report: TuningReport) -> str:
+    """Which rules have no chart, and why: their expression returned nothing in the window."""
+    silent = [t.rule.name for t in report.tunings if not len(t.result.signal.series)]
+    if not silent:
+        return ""
+    names = ", ".join(f"`{name}`" for name in silent)
+    return (
+        f"No chart for {names}: the expression returned no series in the window (a rule "
+        "whose whole expression is its condition returns nothing while it does not fire)."
+    )
+
+
 def rule_figure(
     tuning: RuleTuning, incidents: Sequence[Incident] = (), *, points: int = 3000
 ) -> go.Figure:
@@ -114,9 +133,19 @@ def rule_figure(
     for series in list(signal.series)[:6]:
         xs, ys = _envelope(times, series.values, series.present, points)
         name = ", ".join(f"{k}={v}" for k, v in sorted(series.labels.items()) if k != "__name__")
+        gapped = [y if y == y else None for y in ys]  # NaN (nothing present) is a gap
         fig.add_trace(
-            go.Scattergl(x=xs, y=ys, mode="lines", name=name or "value", line={"width": 1})
-        )
+            go.Scatter(
+                x=xs, y=gapped, mode="lines", connectgaps=False, name=name or "value",
+                line={"width": 1},
+            )
+        )  # fmt: skip
+    if not fig.data:
+        top = max((t for t in (tuning.rule.threshold, tuning.tuned.threshold) if t), default=1.0)
+        fig.update_yaxes(range=[0, top * 1.5])
+        fig.add_annotation(text="the rule's expression returned no data in the window",
+                           showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                           font={"size": 14, "color": "#6e40c9"})  # fmt: skip
     rule, tuned = tuning.rule, tuning.tuned
     if rule.threshold is not None:
         fig.add_hline(y=rule.threshold, line_dash="dash", line_color=_BEFORE,
@@ -130,7 +159,7 @@ def rule_figure(
     least = (signal.grid.end_ms - signal.grid.start_ms) // 250  # visible on a month
     _episodes(fig, before, band=(0.93, 0.98), colour=_BEFORE, step=step, least=least)
     _episodes(fig, after, band=(0.87, 0.92), colour=_AFTER, step=step, least=least)
-    fig.update_xaxes(range=[_when(signal.grid.start_ms), _when(signal.grid.end_ms)])
+    plots.time_axis(fig, _when(signal.grid.start_ms), _when(signal.grid.end_ms))
     plots.shade_incidents(fig, incidents)
     setting = (
         f"for {format_duration_ms(rule.for_ms)} → {format_duration_ms(tuned.for_ms)}"

@@ -62,19 +62,36 @@ class BackupAssessment:
         return worst((f.severity for f in self.findings()), default=Status.OK)
 
     def headline(self) -> str:
-        """E.g. "Latest backup 6 h old, verified, restored in 42 s: OK"."""
+        """A sentence a manager reads without the status codes, e.g. "The latest backup is
+        6 hours old, verified and restored in 42 s by mongorestore; 2 more findings need a
+        look, first: 1 night(s) without a backup in s3."."""
         newest, age = self.policy.newest, self.policy.age_h
         if newest is None or age is None:
-            return f"No good backup found: {self.status.value}"
+            return f"No good backup was found{self._attention()}."
         rpo = self.config.rpo_hours
-        parts = [f"Latest backup {age:.0f} h old" + (f" (RPO {rpo:g} h)" if age > rpo else "")]
+        late = f", older than the {rpo:g}-hour RPO" if age > rpo else ""
+        done: list[str] = []
         drill = self.drill
         if drill is not None and drill.verification is not None:
             verdict = drill.verification.verdict.value
-            parts.append("verified" if verdict == "ok" else verdict.upper())
+            done.append("verified" if verdict == "ok" else f"{verdict} when verified")
         if drill is not None:
-            parts.append(drill.summary() + (f" by {drill.engine}" if drill.succeeded else ""))
-        return f"{', '.join(parts)}: {self.status.value}"
+            done.append(drill.summary() + (f" by {drill.engine}" if drill.succeeded else ""))
+        how = f", {' and '.join(done)}" if done else ""
+        hours = f"{age:.0f} hour{'' if round(age) == 1 else 's'}"
+        return f"The latest backup is {hours} old{late}{how}{self._attention()}."
+
+    def _attention(self) -> str:
+        """ "; N findings need a look, first: TITLE" — nothing when all is well."""
+        problems = [f for f in self.findings() if f.severity not in (Status.OK, Status.SKIPPED)]
+        if not problems:
+            return ""
+        first = max(problems, key=lambda f: f.severity.rank)
+        many = len(problems) > 1
+        return (
+            f"; {len(problems)} finding{'s' if many else ''} need{'' if many else 's'} a look"
+            f"{', the worst' if many else ''}: {first.title}"
+        )
 
     def metrics(self) -> dict[str, float]:
         out = dict(self.policy.metrics)

@@ -24,6 +24,7 @@ from sreworkbook.backups.verification import verify_inventory
 from sreworkbook.config import BackupsConfig, Environment, S3Config
 from sreworkbook.exceptions import ParameterError, WorkbookError
 from sreworkbook.results import Conclusion, Finding, RunSummary, Status, worst
+from sreworkbook.timeutil import human_time
 
 __all__ = [
     "Step",
@@ -298,6 +299,16 @@ def _when(line: str) -> dt.datetime | None:
         return None
 
 
+#: How a drill ended, in words.
+_ENDED = {
+    Status.OK: "passed",
+    Status.WARN: "passed with warnings",
+    Status.CRIT: "failed",
+    Status.ERROR: "could not run",
+    Status.UNKNOWN: "could not tell",
+}
+
+
 def last_drill(runs: Sequence[RunSummary]) -> Step:
     """How the last restore drill went (from the run ledger)."""
     if not runs:
@@ -306,7 +317,9 @@ def last_drill(runs: Sequence[RunSummary]) -> Step:
         )
     run = runs[-1]
     status = Status.CRIT if run.status in (Status.CRIT, Status.ERROR) else Status.OK
-    return Step("last drill", status, f"{run.finished_at}: {run.status.value} — {run.headline}")
+    when = human_time(run.finished_at) if run.finished_at else "at an unknown time"
+    ended = _ENDED.get(run.status, run.status.value)
+    return Step("last drill", status, f"the drill of {when} {ended}: {run.headline}")
 
 
 def summarize(steps: Sequence[Step]) -> Conclusion:
@@ -314,9 +327,15 @@ def summarize(steps: Sequence[Step]) -> Conclusion:
     :func:`sreworkbook.reports.emit`."""
     status = worst((s.status for s in steps), default=Status.OK)
     bad = [s for s in steps if s.status not in (Status.OK, Status.SKIPPED)]
-    what = "; ".join(f"{s.name}: {s.detail}" for s in bad[:2]) or "every step passed"
     metrics: dict[str, float] = {}
     for s in steps:
         metrics.update(s.metrics)
     findings = tuple(s.finding() for s in steps if s.status is not Status.SKIPPED)
-    return Conclusion(status, f"Backup runbook — {what}: {status.value}", metrics, findings)
+    if not bad:
+        headline = f"The backup runbook found nothing wrong: all {len(steps)} steps passed."
+    else:
+        what = "; ".join(f"{s.name}: {s.detail}" for s in bad[:2])
+        more = f" (and {len(bad) - 2} more)" if len(bad) > 2 else ""
+        count = f"{len(bad)} step{'s' if len(bad) > 1 else ''} need{'' if len(bad) > 1 else 's'}"
+        headline = f"The backup runbook found {count} a look — {what}{more}."
+    return Conclusion(status, headline, metrics, findings)

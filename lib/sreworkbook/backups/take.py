@@ -81,11 +81,15 @@ class TakeResult:
         if not self.kept:
             failed = next((f for f in self.findings if f.severity is Status.CRIT), None)
             why = failed.title if failed else "no backup"
-            return f"Backup FAILED ({why}): nothing uploaded, earlier backups kept: CRIT"
-        where = f", uploaded to {self.url}" if self.url else ""
+            return (
+                f"The backup failed ({why}): nothing was uploaded and the earlier backups are kept."
+            )
+        where = f" and uploaded to {self.url}" if self.url else ""
+        attention = [f for f in self.findings if f.severity not in (Status.OK, Status.SKIPPED)]
+        look = f"; needs a look: {attention[0].title}" if attention else ""
         return (
-            f"Backup {self.name}: {self.documents:,} documents, {self.bytes / 1e6:,.1f} MB, "
-            f"verified{where}: {self.status.value}"
+            f"Backup {self.name}: {self.documents:,} documents, "
+            f"{self.bytes / 1e6:,.1f} MB, verified{where}{look}."
         )
 
     def metrics(self) -> dict[str, float]:

@@ -78,6 +78,14 @@ def build_health_checks(
     return checks
 
 
+#: A status in words, where a check's detail says nothing.
+_WORDS = {
+    Status.WARN: "a warning",
+    Status.CRIT: "failing",
+    Status.UNKNOWN: "could not be checked",
+}
+
+
 def _short(detail: str, limit: int = 60) -> str:
     first = detail.split(";")[0].split(", ")[0].strip()
     return first if len(first) <= limit else first[: limit - 1] + "…"
@@ -100,30 +108,33 @@ class HealthReport:
         return {s.value: sum(1 for r in self.results if r.status is s) for s in _ORDER}
 
     def headline(self) -> str:
-        """One sentence: "14 checks: 12 OK, 1 WARN, 1 CRIT — mongodb: connection refused"."""
+        """One sentence: "2 of 14 health checks need attention — mongodb: connection refused."."""
         total = len(self.results)
         if not total:
-            return "No checks ran"
+            return "No health checks ran."
         counts = self.counts
         skipped = counts[Status.SKIPPED.value]
-        if counts[Status.OK.value] == total - skipped and total > skipped:
-            tail = f", {skipped} skipped" if skipped else ""
-            return f"All {total - skipped} checks OK{tail}"
         if skipped == total:
-            return f"All {total} checks skipped"
-        parts = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+            return f"All {total} health checks were skipped."
+        if counts[Status.OK.value] == total - skipped:
+            tail = f" ({skipped} skipped)" if skipped else ""
+            ran = total - skipped
+            passed = f"All {ran} health checks" if ran > 1 else "The one health check"
+            return f"{passed} passed{tail}."
         status = self.status
         # The worst rows, components that failed the same way named together.
         causes: dict[str, list[str]] = {}
         for r in self.results:
             if r.status is status:
-                names = causes.setdefault(_short(r.detail) or status.value, [])
+                names = causes.setdefault(_short(r.detail) or _WORDS.get(status, "failing"), [])
                 if r.component not in names:
                     names.append(r.component)
         listed = list(causes.items())
         named = "; ".join(f"{', '.join(names)}: {cause}" for cause, names in listed[:2])
         more = f" and {len(listed) - 2} more" if len(listed) > 2 else ""
-        return f"{total} checks: {parts} — {named}{more}"
+        flagged = total - skipped - counts[Status.OK.value]
+        verb = "needs" if flagged == 1 else "need"
+        return f"{flagged} of {total - skipped} health checks {verb} attention — {named}{more}."
 
     def findings(self) -> tuple[Finding, ...]:
         """One finding per result that is neither OK nor SKIPPED, the most severe first."""

@@ -26,6 +26,7 @@ PANEL_TITLES: dict[str, tuple[str, str]] = {
     "cpu_pct": ("CPU use", "%"),
     "active_users": ("Active users", "users"),
     "route_p95": ("p95 per route", "ms"),
+    "route_errors": ("5xx per minute by route", "errors/min"),
 }
 
 
@@ -61,8 +62,10 @@ def panel_figure(
     else:
         frame = data.panels.get(name, empty_frame())
         previous = data.previous_panels.get(name)
-        if route and "series" in frame:
+        if route and name.startswith("route_") and "series" in frame:
             frame = frame[frame["series"] == route]
+            previous = previous[previous["series"] == route] if previous is not None else None
+            title = f"{title.replace(' per route', '').replace(' by route', '')} — {route}"
     if name == "error_rate":
         frame = frame.assign(value=frame["value"] * 100)
         previous = previous.assign(value=previous["value"] * 100) if previous is not None else None

@@ -1,4 +1,8 @@
-"""Error groups: error lines grouped by their message with the variable parts taken out."""
+"""Error groups: error lines grouped by their cause — the message with the variable parts taken
+out and, where the line has a stack, its first frame (the same words thrown from two places
+are two causes). A request-completion line (one with a ``statusCode``) logged at error level
+says a request failed, not why: it is counted as a failed request of its route, never grouped.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +28,9 @@ __all__ = [
     "ERROR_LEVELS",
     "ErrorGroup",
     "ErrorReport",
+    "completion_lines",
     "error_groups",
+    "first_frame",
     "group_errors",
     "normalise_message",
     "rfc3339",
@@ -59,6 +65,28 @@ def normalise_message(message: object) -> str:
     return text.strip()
 
 
+def first_frame(stack: object) -> str | None:
+    """The first ``at ...`` frame of a stack trace, without its indentation (None without one).
+
+    >>> first_frame("Error: boom\\n    at TradeService.enrich (/app/src/trade.js:88:31)\\n    at x")
+    'at TradeService.enrich (/app/src/trade.js:88:31)'
+    """
+    if not isinstance(stack, str):
+        return None
+    for line in stack.splitlines():
+        line = line.strip()
+        if line.startswith("at "):
+            return line
+    return None
+
+
+def completion_lines(frame: pd.DataFrame) -> pd.Series:
+    """True for request-completion lines: those that carry the request's ``statusCode``."""
+    if "statusCode" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return frame["statusCode"].notna()
+
+
 def rfc3339(ts: datetime | pd.Timestamp) -> str:
     """``2024-03-11T14:00:00.123Z``: UTC, always with milliseconds (log lines carry them)."""
     return timeutil.rfc3339(ts, timespec="milliseconds")
@@ -66,7 +94,7 @@ def rfc3339(ts: datetime | pd.Timestamp) -> str:
 
 @dataclass(frozen=True)
 class ErrorGroup:
-    """Error lines whose normalised messages are equal."""
+    """Error lines of one cause: equal normalised messages thrown from the same first frame."""
 
     group: str
     count: int
@@ -78,6 +106,7 @@ class ErrorGroup:
     users: tuple[tuple[str, int], ...]
     services: tuple[str, ...]
     requests: int  # distinct correlation IDs
+    frame: str | None = None  # the stack's first frame ("at fn (file:line:col)"), if any
 
     def to_dict(self) -> dict[str, object]:
         """The CLI's ``--json`` shape."""
@@ -87,6 +116,7 @@ class ErrorGroup:
             "first_seen": rfc3339(self.first_seen),
             "last_seen": rfc3339(self.last_seen),
             "example": self.example,
+            "frame": self.frame,
         }
 
 
@@ -105,7 +135,8 @@ class ErrorReport:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{g.count}</td><td>{rfc3339(g.first_seen)}</td><td>{rfc3339(g.last_seen)}</td>"
+            f"<tr><td>{g.count}</td><td>{timeutil.human_time(g.first_seen, seconds=True)}</td>"
+            f"<td>{timeutil.human_time(g.last_seen, seconds=True)}</td>"
             f"<td>{html.escape(g.group)}</td><td>{html.escape(', '.join(r for r, _ in g.routes[:3]))}"
             f"</td></tr>"
             for g in self.groups
@@ -130,20 +161,26 @@ def route_of(frame: pd.DataFrame) -> pd.Series:
 def group_errors(
     frame: pd.DataFrame, *, levels: Iterable[str] = ERROR_LEVELS
 ) -> tuple[ErrorGroup, ...]:
-    """The error groups of a log frame (from :func:`~sreworkbook.sources.logs.read_logs`)."""
-    errors = frame[frame["level"].isin(frozenset(levels))]
+    """The error groups of a log frame (from :func:`~sreworkbook.sources.logs.read_logs`), by
+    cause; completion lines (with a ``statusCode``) are requests, not causes, and are left out."""
+    errors = frame[frame["level"].isin(frozenset(levels)) & ~completion_lines(frame)]
     if errors.empty:
         return ()
-    errors = errors.assign(_group=errors["message"].map(normalise_message), _route=route_of(errors))
+    errors = errors.assign(
+        _group=errors["message"].map(normalise_message),
+        _frame=errors["stack"].map(first_frame).fillna(""),
+        _route=route_of(errors),
+    )
     groups = []
-    for key, rows in errors.groupby("_group", sort=False):
+    for (key, where), rows in errors.groupby(["_group", "_frame"], sort=False):
         stacks = rows["stack"].dropna()
         groups.append(
             ErrorGroup(
+                frame=str(where) or None,
                 group=str(key),
                 count=len(rows),
-                first_seen=rows["ts"].min().to_pydatetime(),
-                last_seen=rows["ts"].max().to_pydatetime(),
+                first_seen=rows["ts"].min().to_pydatetime(warn=False),
+                last_seen=rows["ts"].max().to_pydatetime(warn=False),
                 example=str(rows["message"].iloc[0]),
                 example_stack=str(stacks.iloc[0]) if len(stacks) else None,
                 routes=_top(rows["_route"]),

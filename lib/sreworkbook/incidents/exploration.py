@@ -23,7 +23,6 @@ from sreworkbook import timeutil
 from sreworkbook.config import Environment, LogsConfig
 from sreworkbook.edges.http import printable
 from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError
-from sreworkbook.incidents.errors import rfc3339
 from sreworkbook.incidents.summary import IncidentSummary, summarise
 from sreworkbook.incidents.trace import RequestsAround, Trace, requests_around, trace
 from sreworkbook.known_incidents import Incident, overlapping
@@ -37,6 +36,7 @@ from sreworkbook.sources.logs import (
     read_logs,
     select_files,
 )
+from sreworkbook.timeutil import human_span, human_time
 
 __all__ = [
     "LEVELS",
@@ -102,7 +102,7 @@ class Focus:
     label: str = ""
 
     def window(self) -> str:
-        return f"{rfc3339(self.start)} – {rfc3339(self.end)}"
+        return human_span(self.start, self.end)
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,11 @@ class Exploration:
             top = s.groups[0]
             name = top.group if len(top.group) <= 70 else top.group[:69] + "…"
             error = f"; top error {name!r} ({top.count}×){routes}"
-        first = f", first at {rfc3339(s.first_error_at)}" if s.first_error_at else ""
+        first = (
+            f", the first at {human_time(s.first_error_at, seconds=True)}"
+            if s.first_error_at
+            else ""
+        )
         return (
             f"{where} {self.focus.window()}: {s.failed_requests:,} of {s.requests:,} logged "
             f"requests failed ({self.failed_share or 0:.1%}){error}{first}."
@@ -196,7 +200,9 @@ class Exploration:
                 ("incident", f"{self.focus.incident.name}: {self.focus.incident.description}")
             )
         if s is not None and s.first_error_at is not None:
-            rows.append(("first error", f"{rfc3339(s.first_error_at)} {s.first_error}"))
+            rows.append(
+                ("first error", f"{human_time(s.first_error_at, seconds=True)} {s.first_error}")
+            )
         if s is not None:
             rows.append(("failed requests", f"{s.failed_requests:,} of {s.requests:,} logged"))
             groups = "; ".join(f"{g.group} ({g.count}×)" for g in s.groups[:3])
@@ -328,8 +334,10 @@ def _worst_minute(summary: IncidentSummary, focus: Focus) -> Focus:
     score = rate["failed"] + rate["errors"]
     if rate.empty or score.max() <= 0:
         return focus
-    minute = pd.Timestamp(rate["bucket"].iloc[int(score.to_numpy().argmax())]).to_pydatetime()
-    label = f"Worst error minute {rfc3339(minute)} in"
+    minute = pd.Timestamp(rate["bucket"].iloc[int(score.to_numpy().argmax())]).to_pydatetime(
+        warn=False
+    )
+    label = f"Worst error minute {human_time(minute)} in"
     return Focus(
         focus.start, focus.end, focus.context_start, focus.context_end, minute, None, label
     )

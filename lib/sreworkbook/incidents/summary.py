@@ -2,7 +2,9 @@
 
 The error rate of a bucket is failed requests (a line with ``statusCode`` ≥ 500) over requests
 (lines with a ``statusCode``), the ratio the Prometheus alert uses, so the two can be lined up;
-``errors`` counts error-level lines. The failed-request estimate counts distinct correlation
+``errors`` counts error-level lines that say why (a completion line logged at error level,
+one with a ``statusCode``, is a failed request of its route, with its status, not an error).
+The failed-request estimate counts distinct correlation
 IDs that have a 5xx or an error line, plus 5xx lines without an ID; error lines without an ID
 (a background job, a lost connection) are errors but not failed requests. The first failing
 request is the one whose failing line comes first; with ``keep_requests`` the summary also keeps
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from sreworkbook.exceptions import ParameterError
-from sreworkbook.incidents.errors import ERROR_LEVELS, ErrorGroup, group_errors, rfc3339, route_of
+from sreworkbook.incidents.errors import ERROR_LEVELS, ErrorGroup, group_errors, route_of
 from sreworkbook.results import Finding, Status
 from sreworkbook.sources.logs import (
     DEFAULT_LAYOUT,
@@ -30,6 +32,7 @@ from sreworkbook.sources.logs import (
     LogStore,
     ScanStats,
 )
+from sreworkbook.timeutil import human_span, human_time
 
 __all__ = ["ErrorRate", "IncidentSummary", "error_rate", "summarise"]
 
@@ -57,6 +60,7 @@ class _Pass:
     failed_without_id: int = 0
     route_ids: dict[str, set[str]] = field(default_factory=dict)
     route_anonymous: Counter[str] = field(default_factory=Counter)
+    route_statuses: dict[str, Counter[int]] = field(default_factory=dict)
     users: set[str] = field(default_factory=set)
     user_ids: dict[str, set[str]] = field(default_factory=dict)
     first_failed: tuple[pd.Timestamp, str] | None = None
@@ -67,7 +71,7 @@ class _Pass:
         status = frame["statusCode"]
         request = status.notna().to_numpy(dtype=bool)
         failed = (status.fillna(0) >= 500).to_numpy(dtype=bool)
-        error = frame["level"].isin(self.levels).to_numpy(dtype=bool)
+        error = frame["level"].isin(self.levels).to_numpy(dtype=bool) & ~request
         buckets = frame["ts"].dt.floor(pd.Timedelta(self.bucket))
         flags = pd.DataFrame(
             {"requests": request, "failed": failed, "errors": error},
@@ -97,6 +101,10 @@ class _Pass:
                     }
                 )
             )
+        done_badly = frame[failed]
+        for route, code in zip(route_of(done_badly), done_badly["statusCode"], strict=True):
+            if isinstance(route, str):
+                self.route_statuses.setdefault(route, Counter())[int(code)] += 1
         for route, cid in zip(route_of(bad), bad["correlationId"], strict=True):
             if route is None or route != route:
                 continue
@@ -192,6 +200,8 @@ class IncidentSummary:
     top_users: tuple[tuple[str, int], ...] = ()  # user → failed requests, most first
     first_failed_id: str | None = None  # the correlation ID of the first failing request
     requests_seen: pd.DataFrame | None = None  # with keep_requests: ts, route, duration_ms, failed
+    #: route → the statuses of its failed requests' completion lines, most first
+    route_statuses: dict[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -210,12 +220,16 @@ class IncidentSummary:
 
     @property
     def headline(self) -> str:
-        window = f"{rfc3339(self.start)} – {rfc3339(self.end)}"
+        window = human_span(self.start, self.end)
         if not self.errors and not self.failed_requests:
             return f"No errors in the logs {window} ({self.requests} requests)."
         share = f" ({self.failed_requests / self.requests:.1%})" if self.requests else ""
         top = f"; top error: {self.groups[0].group}" if self.groups else ""
-        first = f", first error at {rfc3339(self.first_error_at)}" if self.first_error_at else ""
+        first = (
+            f", first error at {human_time(self.first_error_at, seconds=True)}"
+            if self.first_error_at
+            else ""
+        )
         return f"{self.failed_requests} of {self.requests} requests failed{share} {window}{first}{top}."
 
     def findings(self, top: int = 3) -> tuple[Finding, ...]:
@@ -223,7 +237,7 @@ class IncidentSummary:
             Finding(
                 Status.WARN,
                 f"{g.count} × {g.group}",
-                f"{rfc3339(g.first_seen)} – {rfc3339(g.last_seen)}; routes: "
+                f"{human_span(g.first_seen, g.last_seen, seconds=True)}; routes: "
                 + (", ".join(f"{r} ({n})" for r, n in g.routes[:3]) or "none"),
             )
             for g in self.groups[:top]
@@ -267,7 +281,7 @@ def summarise(
         requests=int(rate["requests"].sum()),
         failed_requests=len(acc.failed_ids) + acc.failed_without_id,
         errors=len(errors),
-        first_error_at=errors["ts"].iloc[0].to_pydatetime() if len(errors) else None,
+        first_error_at=errors["ts"].iloc[0].to_pydatetime(warn=False) if len(errors) else None,
         first_error=str(errors["message"].iloc[0]) if len(errors) else None,
         groups=group_errors(errors, levels=acc.levels) if len(errors) else (),
         affected_routes=_ranked(dict(routes)),
@@ -277,6 +291,10 @@ def summarise(
         top_users=_ranked({u: len(ids) for u, ids in acc.user_ids.items()}),
         first_failed_id=acc.first_failed[1] if acc.first_failed else None,
         requests_seen=acc.requests_frame() if keep_requests else None,
+        route_statuses={
+            route: tuple(sorted(codes.items(), key=lambda kv: (-kv[1], kv[0])))
+            for route, codes in acc.route_statuses.items()
+        },
     )
 
 

@@ -19,6 +19,7 @@ from sreworkbook.sources.logs import (
     ScanStats,
     read_logs,
 )
+from sreworkbook.timeutil import human_time
 
 __all__ = ["RequestsAround", "Trace", "requests_around", "trace"]
 
@@ -62,7 +63,7 @@ class Trace:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{rfc3339(r['ts'])}</td><td>+{r['step_ms']:.0f} ms</td>"
+            f"<tr><td>{human_time(r['ts'], seconds=True)}</td><td>+{r['step_ms']:.0f} ms</td>"
             f"<td>{html.escape(str(r['service']))}</td><td>{html.escape(str(r['level']))}</td>"
             f"<td>{html.escape(str(r['message']))}</td></tr>"
             for r in self.frame.to_dict("records")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from datetime import datetime
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -11,11 +12,12 @@ from plotly.subplots import make_subplots
 
 from sreworkbook import plots
 from sreworkbook.config import Thresholds
-from sreworkbook.incidents.errors import ErrorGroup, rfc3339
+from sreworkbook.incidents.errors import ErrorGroup
 from sreworkbook.incidents.exploration import Exploration
 from sreworkbook.incidents.lineup import LineUp
 from sreworkbook.incidents.trace import Trace
 from sreworkbook.known_incidents import Incident, overlapping
+from sreworkbook.timeutil import human_time
 
 __all__ = [
     "error_groups_table",
@@ -31,6 +33,13 @@ __all__ = [
 
 _LEVEL_COLOURS = {"error": "#cf222e", "warn": "#b58100", "info": "#0969da", "http": "#8250df"}
 _NOTE = "<p><i>{}</i></p>"
+#: Tables of long messages and stack frames wrap inside the page instead of widening it.
+_FIT = "width:100%;table-layout:auto;overflow-wrap:anywhere;word-break:break-word"
+
+
+def _when(moment: datetime) -> str:
+    """A time as people read it in the tables: ``2026-12-06 14:20:15 UTC``."""
+    return human_time(moment, seconds=True)
 
 
 def lineup_figure(
@@ -76,10 +85,11 @@ def _group_row(group: ErrorGroup) -> str:
         else ""
     )
     routes = ", ".join(f"{r} ({n})" for r, n in group.routes[:3])
+    where = html.escape(group.frame.removeprefix("at ")) if group.frame else "—"
     return (
-        f"<tr><td>{group.count:,}</td><td>{group.requests:,}</td><td>{rfc3339(group.first_seen)}"
-        f"</td><td>{rfc3339(group.last_seen)}</td><td>{html.escape(group.group)}</td>"
-        f"<td>{html.escape(group.example)}{stack}</td><td>{html.escape(routes)}</td></tr>"
+        f"<tr><td>{group.count:,}</td><td>{group.requests:,}</td><td>{_when(group.first_seen)}"
+        f"</td><td>{_when(group.last_seen)}</td><td>{html.escape(group.example)}{stack}</td>"
+        f"<td><code>{where}</code></td><td>{html.escape(routes)}</td></tr>"
     )
 
 
@@ -90,11 +100,11 @@ def error_groups_table(found: Exploration, top: int = 10) -> str:
         return _NOTE.format("No error lines in the window.")
     head = "".join(
         f"<th>{h}</th>"
-        for h in ("lines", "requests", "first seen", "last seen", "group", "example", "routes")
+        for h in ("lines", "requests", "first seen", "last seen", "error", "thrown at", "routes")
     )
     rows = "".join(_group_row(g) for g in groups[:top])
     more = f"<p>{len(groups) - top} smaller groups not shown.</p>" if len(groups) > top else ""
-    return f'<table class="error-groups"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{more}'
+    return f'<table class="error-groups" style="{_FIT}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{more}'
 
 
 def _ranked_table(pairs: Sequence[tuple[str, int]], name: str, total: int) -> pd.DataFrame:
@@ -104,9 +114,16 @@ def _ranked_table(pairs: Sequence[tuple[str, int]], name: str, total: int) -> pd
 
 
 def top_routes_table(found: Exploration) -> pd.DataFrame:
-    """Routes by failed requests (distinct correlation IDs), most first."""
+    """Routes by failed requests (distinct correlation IDs), most first, with the statuses
+    their completion lines carried (``500 ×37``)."""
     s = found.summary
-    return _ranked_table(s.affected_routes if s else (), "route", s.failed_requests if s else 0)
+    table = _ranked_table(s.affected_routes if s else (), "route", s.failed_requests if s else 0)
+    statuses = s.route_statuses if s else {}
+    table["statuses"] = [
+        ", ".join(f"{code} ×{n:,}" for code, n in statuses.get(str(route), ())) or "—"
+        for route in table.index
+    ]
+    return table
 
 
 def top_users_table(found: Exploration) -> pd.DataFrame:
@@ -122,7 +139,7 @@ def trace_table(trace: Trace | None) -> str:
     if not trace.lines:
         return _NOTE.format(f"No lines for correlation ID {html.escape(trace.correlation_id)}.")
     rows = "".join(
-        f"<tr><td>{rfc3339(r['ts'])}</td><td>+{r['step_ms']:,.0f} ms</td>"
+        f"<tr><td>{_when(r['ts'])}</td><td>+{r['step_ms']:,.0f} ms</td>"
         f"<td>{r['elapsed_ms']:,.0f} ms</td><td>{html.escape(str(r['level']))}</td>"
         f"<td>{html.escape(str(r['message']))}</td><td>{_text(r['url'])}</td>"
         f"<td>{_text(r['statusCode'])}</td><td>{_text(r['duration_ms'], ' ms')}</td>"
@@ -138,7 +155,7 @@ def trace_table(trace: Trace | None) -> str:
         f"<p>Request <code>{html.escape(trace.correlation_id)}</code>: {trace.lines} lines, "
         f"{trace.duration_ms:,.0f} ms, status {status}, services "
         f"{html.escape(', '.join(trace.services))}.</p>"
-        f'<table class="trace" data-correlation-id="{html.escape(trace.correlation_id)}">'
+        f'<table class="trace" style="{_FIT}" data-correlation-id="{html.escape(trace.correlation_id)}">'
         f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
     )
 
@@ -159,7 +176,7 @@ def requests_table(found: Exploration, which: str = "slowest") -> pd.DataFrame:
     frame = around.slowest if which == "slowest" else around.failing
     table = pd.DataFrame(
         {
-            "time": frame["ts"].map(rfc3339),
+            "time": frame["ts"].map(_when),
             "correlation ID": frame["correlationId"],
             "request": frame["method"].astype(str) + " " + frame["route"].astype(str),
             "status": frame["statusCode"],
@@ -175,7 +192,7 @@ def search_table(found: Exploration) -> pd.DataFrame:
     frame = found.search
     if frame.empty:
         return frame
-    return frame.assign(ts=frame["ts"].map(rfc3339)).set_index("ts")
+    return frame.assign(ts=frame["ts"].map(_when)).set_index("ts")
 
 
 def search_figure(found: Exploration) -> go.Figure:
@@ -196,4 +213,8 @@ def lines_figure(counts: pd.DataFrame, title: str) -> go.Figure:
     if counts.empty:
         fig.add_annotation(text="no matching lines", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")  # fmt: skip
+        fig.update_xaxes(visible=False)
+    else:  # a minute's bar spans its minute: a one-minute search gets seconds, not ms, ticks
+        first, last = pd.Timestamp(counts["minute"].min()), pd.Timestamp(counts["minute"].max())
+        plots.time_axis(fig, first, last + pd.Timedelta(minutes=1))
     return plots.apply_theme(fig, title=title, height=300)

@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sreworkbook.exceptions import ParameterError
 from sreworkbook.reports.ledger import Ledger
 from sreworkbook.results import Finding, RunSummary
+from sreworkbook.timeutil import human_time
 
 __all__ = ["Changes", "changes_since", "compare"]
 
@@ -28,11 +30,20 @@ class Changes:
         if self.previous_run is None:
             return "First run for this notebook and environment: nothing to compare with."
         if not self.new and not self.resolved:
-            return f"No change since the previous run ({self.previous_at})."
+            return f"No change since the previous run ({self._when()})."
         return (
-            f"Since the previous run ({self.previous_at}): {len(self.new)} new problem(s), "
+            f"Since the previous run ({self._when()}): {len(self.new)} new problem(s), "
             f"{len(self.resolved)} resolved."
         )
+
+    def _when(self) -> str:
+        """When the previous run finished, as a person reads it."""
+        if not self.previous_at:
+            return "time unknown"
+        try:
+            return human_time(self.previous_at)
+        except ParameterError:
+            return self.previous_at
 
     def _repr_html_(self) -> str:
         def items(findings: tuple[Finding, ...], label: str) -> str:

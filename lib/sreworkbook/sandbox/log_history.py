@@ -423,6 +423,7 @@ class _Tally:
     failed_ids: set[str] = field(default_factory=set)
     failed_without_id: int = 0
     error_lines: int = 0
+    cause_lines: int = 0  # error lines that say why (not a request's completion line)
     groups: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
     first: dict[str, Any] | None = None
@@ -444,6 +445,8 @@ class _Tally:
             self.failed_without_id += line.status >= 500 and line.cid is None
             if line.level == "error":
                 self.error_lines += 1
+            if line.level == "error" and line.status <= 0:
+                self.cause_lines += 1
                 self.groups[line.kind] += 1
                 self.examples.setdefault(line.kind, json.loads(line.text)["message"])
         if self.first is not None:  # its lines, here and in the next day's file
@@ -457,6 +460,7 @@ class _Tally:
             "requests": self.requests,
             "failed_requests": len(self.failed_ids) + self.failed_without_id,
             "error_lines": self.error_lines,
+            "cause_lines": self.cause_lines,
             "groups": [{"kind": k, "count": n, "example": self.examples[k]} for k, n in ranked],
             "dominant": {"message": self.examples[ranked[0][0]], "count": ranked[0][1]} if ranked else None,
             "first_failed_request": self.first,

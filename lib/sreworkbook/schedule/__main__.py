@@ -6,6 +6,7 @@ apart from the main command's wiring: ``python -m sreworkbook.schedule --root R 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args([*head, "schedule", *rest])
 
     def run() -> int:
-        root = (args.root or workbook_root()).resolve()
+        root = (args.root or workbook_root(environ=os.environ)).resolve()
         outputs = (args.outputs or root / "outputs").resolve()
         code: int = args.handler(args, root, outputs)
         return code
