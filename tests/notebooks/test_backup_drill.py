@@ -12,6 +12,8 @@ from typing import Any
 import pymongo
 import pytest
 
+from support.ledger import summaries
+
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI") == "true"
 pytestmark = [pytest.mark.notebook, pytest.mark.integration]
@@ -132,8 +134,7 @@ def test_the_full_drill_with_pymongo(sandbox: Any, drills: Path) -> None:
     assert not [t for t in titles if "target" in t]  # the pymongo engine sends no "ns"
     assert any(t.startswith("restore engine: pymongo (pymongo ") for t in titles)
     assert not [f for f in summary["findings"] if f["severity"] == "CRIT"]
-    lines = (drills / "ledger.jsonl").read_text().splitlines()
-    assert len(lines) == 2  # the trend draws both drills
+    assert len(summaries(drills / "ledger.jsonl")) == 2  # the trend draws both drills
     assert "Restore time (RTO) per drill" in report and "mongorestore " in report
     assert scratch_left(sandbox) == []
     assert source_unchanged(sandbox)

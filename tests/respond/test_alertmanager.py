@@ -26,6 +26,7 @@ import yaml
 from sreworkbook.config import Environment, load_environment
 from sreworkbook.sandbox import down, status, up
 from support.ci import ROOT, unavailable
+from support.ledger import summaries
 from support.net import free_port
 from support.wait import wait_for
 
@@ -78,11 +79,11 @@ class Stack:
         ]
 
     def runs(self, alertname: str) -> list[dict[str, Any]]:
-        ledger = self.outputs / "ledger.jsonl"
-        if not ledger.is_file():
-            return []
-        lines = [json.loads(line) for line in ledger.read_text().splitlines() if line.strip()]
-        return [s for s in lines if alertname in json.dumps(s["parameters"].get("labels", ""))]
+        return [
+            s
+            for s in summaries(self.outputs / "ledger.jsonl")
+            if alertname in json.dumps(s["parameters"].get("labels", ""))
+        ]
 
 
 @pytest.fixture(scope="module")

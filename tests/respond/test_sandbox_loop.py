@@ -25,6 +25,7 @@ import yaml
 from sreworkbook.config import load_environment
 from sreworkbook.sandbox import down, up
 from support.ci import ROOT, unavailable
+from support.ledger import summaries
 from support.net import free_port
 from support.wait import wait_for
 
@@ -101,8 +102,7 @@ def test_a_fault_leads_to_the_runbook_report_in_slack_and_clearing_it_to_the_res
     assert done.returncode == 0, done.stderr
     reply = wait_for("the reply with the runbook's report", lambda: replies(hook), 300)[0]
     fired = time.monotonic() - began
-    ledger = [json.loads(x) for x in (outputs / "ledger.jsonl").read_text().splitlines()]
-    [run] = [s for s in ledger if s["notebook"] == "high_error_rate"]
+    [run] = [s for s in summaries(outputs / "ledger.jsonl") if s["notebook"] == "high_error_rate"]
     assert str(outputs / run["report"]) in json.dumps(reply)  # no base URL: the report's path
     assert run["status"] == "CRIT", run["headline"]  # the runbook measured the fault
     assert run["metrics"]["peak_error_rate"] > 0.05
@@ -116,6 +116,6 @@ def test_a_fault_leads_to_the_runbook_report_in_slack_and_clearing_it_to_the_res
         420,
     )[0]
     assert "Resolved after" in closing["text"]
-    runs = [json.loads(x) for x in (outputs / "ledger.jsonl").read_text().splitlines()]
+    runs = summaries(outputs / "ledger.jsonl")
     assert len([s for s in runs if s["notebook"] == "high_error_rate"]) == 2
     assert list((outputs / "incidents").glob("*-HighErrorRate-*.html"))
