@@ -67,6 +67,7 @@ def test_a_wait_with_a_timeout_is_cut_into_half_seconds_too(
     socket: _MissedWakeUpSocket,
 ) -> None:
     channel = _Channel(socket, session=None)  # type: ignore[arg-type]
+
     async def wait() -> dict[str, Any]:
         return await asyncio.wait_for(channel.get_msg(timeout=30), 5)
 
