@@ -19,6 +19,7 @@ import pytest
 
 from sreworkbook.incidents import normalise_message
 from sreworkbook.sandbox.log_history import TRUTH_FILE
+from support.ledger import summaries
 
 pytestmark = [pytest.mark.notebook, pytest.mark.integration]
 THRESHOLD = 0.05  # parameters/sandbox.yaml keeps the seed's 5 % error-rate threshold
@@ -170,7 +171,9 @@ def test_bad_parameters_are_bad_input(
     assert said.startswith("sreworkbook: error:") and f"{name}: " in said, done.stderr
     # jupyter_client may log a ZMQ callback traceback while the refused kernel shuts down
     assert "Traceback" not in done.stderr or "ZMQStream callback" in done.stderr, done.stderr
-    assert not (tmp_path / "ledger.jsonl").exists()
+    # no run recorded: the ledger holds at most the run's start line and its "refused" close
+    assert summaries(tmp_path / "ledger.jsonl") == []
+    assert not list(tmp_path.glob("runs/*/2*"))
 
 
 def test_missing_log_dir_is_unknown_with_a_report(cli: Any, last_run: Any, tmp_path: Path) -> None:
