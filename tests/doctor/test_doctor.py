@@ -129,7 +129,7 @@ def test_faults_are_fail_lines_with_fixes_and_no_secret(sandbox: Any, tmp_path: 
         "secret DOCTOR_UNSET_AI_URL": "export DOCTOR_UNSET_AI_URL=...",
         "ai service": "DOCTOR_UNSET_AI_URL",
         "redis": "check the password",
-        "prometheus query": "cannot connect to http://127.0.0.1:9",
+        "prometheus query": "cannot connect to 127.0.0.1:9 (connection refused)",
         "mongodb scratch write": "name a throw-away database",
         "s3 list": "no such bucket 'no-such-bucket'",
         "logs folder": "no such folder",

@@ -19,6 +19,7 @@ import pytest
 
 from sreworkbook.incidents import normalise_message
 from sreworkbook.sandbox.log_history import TRUTH_FILE
+from support.ledger import summaries
 
 pytestmark = [pytest.mark.notebook, pytest.mark.integration]
 THRESHOLD = 0.05  # parameters/sandbox.yaml keeps the seed's 5 % error-rate threshold
@@ -130,14 +131,15 @@ def test_default_window_is_quick_and_judges_the_spike_only_when_it_is_in_it(
     done = run(cli, tmp_path, sandbox.env_file)
     after = datetime.now(UTC)
     summary, _ = last_run(tmp_path)
-    if spike_end > after - timedelta(hours=24):
+    if spike_end > after - timedelta(hours=24):  # in focus: the spike's own lines are judged
         assert summary["status"] == "CRIT", summary["headline"]
         assert done.returncode == 1
         assert spike["name"] in summary["headline"]
-    elif spike_end <= before - timedelta(hours=24):
+        assert summary["metrics"]["requests"] == spike["requests"]
+    elif spike_end <= before - timedelta(hours=24):  # the whole quiet day is read
         assert summary["status"] in ("OK", "WARN"), summary["findings"]
         assert done.returncode == 0, done.stdout + done.stderr
-    assert summary["metrics"]["lines_scanned"] > 50_000
+        assert summary["metrics"]["lines_scanned"] > 50_000
     assert summary["duration_s"] < 120
 
 
@@ -171,7 +173,9 @@ def test_bad_parameters_are_bad_input(
     assert said.startswith("sreworkbook: error:") and f"{name}: " in said, done.stderr
     # jupyter_client may log a ZMQ callback traceback while the refused kernel shuts down
     assert "Traceback" not in done.stderr or "ZMQStream callback" in done.stderr, done.stderr
-    assert not (tmp_path / "ledger.jsonl").exists()
+    # no run recorded: the ledger holds at most the run's start line and its "refused" close
+    assert summaries(tmp_path / "ledger.jsonl") == []
+    assert not list(tmp_path.glob("runs/*/2*"))
 
 
 def test_missing_log_dir_is_unknown_with_a_report(cli: Any, last_run: Any, tmp_path: Path) -> None:

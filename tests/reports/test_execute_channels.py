@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from queue import Empty
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import zmq
 import zmq.asyncio
 
 from sreworkbook.reports.execute import _PollingChannel
+
+T = TypeVar("T")
 
 
 class _MissedWakeUpSocket(zmq.asyncio.Socket):
@@ -41,11 +44,21 @@ def socket() -> Iterator[_MissedWakeUpSocket]:
     context.term()
 
 
+def _in_a_loop_of_its_own(make: Callable[[], Awaitable[T]]) -> T:
+    """Run ``make()`` on a fresh event loop in a thread (the test process may run one)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()  # type: ignore[arg-type]
+
+
 def test_a_reply_whose_wake_up_was_missed_is_found_by_the_next_poll(
     socket: _MissedWakeUpSocket,
 ) -> None:
     channel = _Channel(socket, session=None)  # type: ignore[arg-type]
-    msg = asyncio.run(asyncio.wait_for(channel.get_msg(timeout=None), 5))
+
+    async def wait() -> dict[str, Any]:
+        return await asyncio.wait_for(channel.get_msg(timeout=None), 5)
+
+    msg = _in_a_loop_of_its_own(wait)
     assert msg == {"msg_type": "execute_reply"}
     assert socket.polls == [500, 500]
 
@@ -54,7 +67,11 @@ def test_a_wait_with_a_timeout_is_cut_into_half_seconds_too(
     socket: _MissedWakeUpSocket,
 ) -> None:
     channel = _Channel(socket, session=None)  # type: ignore[arg-type]
-    msg = asyncio.run(asyncio.wait_for(channel.get_msg(timeout=30), 5))
+
+    async def wait() -> dict[str, Any]:
+        return await asyncio.wait_for(channel.get_msg(timeout=30), 5)
+
+    msg = _in_a_loop_of_its_own(wait)
     assert msg == {"msg_type": "execute_reply"}  # a cell under the run's budget: found too
     assert socket.polls == [500, 500]
 
@@ -77,7 +94,7 @@ def test_a_wait_with_a_timeout_ends_when_it_runs_out() -> None:
     try:
         channel = _Channel(sock, session=None)  # type: ignore[arg-type]
         with pytest.raises(Empty):
-            asyncio.run(channel.get_msg(timeout=1.2))
+            _in_a_loop_of_its_own(lambda: channel.get_msg(timeout=1.2))
         assert sock.polls[:2] == [500, 500] and len(sock.polls) == 3
         assert 150 <= (sock.polls[2] or 0) <= 200
     finally:

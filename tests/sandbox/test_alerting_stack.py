@@ -12,9 +12,9 @@ import json
 import os
 import shutil
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from sreworkbook.config import Environment
 from sreworkbook.sandbox import SandboxState, down, status, up
 from sreworkbook.sandbox.alertmanager_server import sandbox_alertmanager_config
 from sreworkbook.sandbox.receivers_server import read_received
+from support.wait import wait_for as support_wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_CI = os.environ.get("CI") == "true"
@@ -98,14 +99,7 @@ class Stack:
         return read_received(self.data / "receivers")[1]
 
 
-def wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 90.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.5)
-    pytest.fail(f"{what} did not happen within {timeout_s:.0f} s")
+wait_for = partial(support_wait_for, timeout_s=90.0)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ fails, and its log carries the workbook's exit code, 2).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 from sreworkbook.schedule import Schedule
 from sreworkbook.schedule.export import ExportOptions, export
 from sreworkbook.schedule.export.airflow import dag_id
+from support.ledger import summaries
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = ROOT / "tests" / "fixtures" / "notebooks" / "probe.ipynb"
@@ -77,8 +77,7 @@ def dags(
 
 
 def _ledger(outputs: Path) -> list[dict[str, Any]]:
-    path = outputs / "ledger.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+    return summaries(outputs / "ledger.jsonl")  # finished runs, not their start lines
 
 
 def test_dags_test_runs_the_health_inspection_into_the_ledger_and_index(

@@ -251,11 +251,11 @@ class _PollingChannel(AsyncZMQSocketChannel):
         until = None if timeout is None else time.monotonic() + timeout
         while True:
             left = _REPOLL_S if until is None else min(_REPOLL_S, until - time.monotonic())
+            if left < 0.001:  # a poll's resolution is a millisecond: the wait is over
+                raise Empty
             try:
-                return await super().get_msg(max(left, 0.0))
+                return await super().get_msg(left)
             except Empty:
-                if until is not None and time.monotonic() >= until:
-                    raise
                 continue
 
 
