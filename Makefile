@@ -19,7 +19,7 @@ CONTAINER_PACKAGES := podman buildah mmdebstrap uidmap fuse-overlayfs slirp4netn
 PYTEST_ARGS ?=
 
 .PHONY: setup python-env demo-env lab-env system-packages container-tools ferretdb mongo-tools toxiproxy \
-	demo demo-incident test lint typecheck lab bench install-sizes clean
+	demo demo-incident test test-core test-slow lint typecheck lab bench install-sizes clean
 
 # The package's extras (pyproject.toml): the base is what a production run needs; `make demo`
 # adds the sandbox's servers and the columnar log engine, `make lab` JupyterLab, and
@@ -166,8 +166,26 @@ lint: python-env
 typecheck: python-env
 	$(BIN)/mypy
 
+# The two slowest tiers (JupyterLab, the fault matrix) run beside the rest: two pytest sessions,
+# each with a sandbox of its own (tests/conftest.py gives each a slot of ports). The slow
+# session's output goes to outputs/test-slow.log and is shown when it ends.
+SLOW_TIERS := lab or faults
+
 test: setup container-tools lint typecheck
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory -j2 test-core test-slow
+
+# Exit 5 (nothing selected, e.g. PYTEST_ARGS naming one file of the other session) is fine.
+test-core:
+	@status=0; $(BIN)/python -m pytest -m "not ($(SLOW_TIERS))" $(PYTEST_ARGS) || status=$$?; \
+	[ $$status = 5 ] && status=0; exit $$status
+
+test-slow:
+	@mkdir -p outputs; echo "slow tiers ($(SLOW_TIERS)) running beside the rest: outputs/test-slow.log"
+	@status=0; $(BIN)/python -m pytest -p no:cacheprovider -m "$(SLOW_TIERS)" \
+	  --basetemp="$${TMPDIR:-/tmp}/sreworkbook-slow-tiers" $(PYTEST_ARGS) \
+	  > outputs/test-slow.log 2>&1 || status=$$?; [ $$status = 5 ] && status=0; \
+	echo "== slow tiers ($(SLOW_TIERS)), exit $$status; the end of outputs/test-slow.log:"; \
+	tail -n 80 outputs/test-slow.log; exit $$status
 
 lab: lab-env system-packages ferretdb mongo-tools
 	$(BIN)/jupyter lab --notebook-dir=notebooks \
