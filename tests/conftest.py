@@ -134,6 +134,10 @@ def write_sandbox_env(path: Path, data_dir: Path, ports: dict[str, int]) -> Path
         "notifications": {
             "slack": {"webhook_url": f"http://127.0.0.1:{ports['webhook']}/services/sandbox"},
             "email": {"smtp_port": ports["smtp"]},
+            "pagerduty": {
+                "routing_key": "sandbox-routing-key",
+                "events_url": f"http://127.0.0.1:{ports['webhook']}/pagerduty/v2/enqueue",
+            },
         },
         "sandbox": {"data_dir": str(data_dir)},
         # The responder has its own stacks (tests/respond); this one would run into outputs/.

@@ -240,6 +240,9 @@ class EmailConfig(_Model):
 
 class PagerDutyConfig(_Model):
     routing_key: str
+    #: PagerDuty's Events API v2 (``None``: events.pagerduty.com; set it for the EU region or a
+    #: local receiver, as the sandbox does).
+    events_url: str | None = None
 
 
 class WebhookConfig(_Model):

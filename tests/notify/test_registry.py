@@ -113,3 +113,19 @@ def test_the_registry_builds_what_it_knows_and_names_it_when_not() -> None:
     with pytest.raises(ParameterError, match="did you mean one of: webhook"):
         registry.get("teams")
     assert default_registry().names == ("slack", "email", "pagerduty", "webhook")
+
+
+def test_pagerduty_events_go_where_the_section_says(message: Notification) -> None:
+    """``events_url`` (the EU region, the sandbox's local receiver) wins over PagerDuty's own."""
+    with canned_server({"/v2/enqueue": Route(status=202, body='{"status": "success"}')}) as server:
+        config = NotificationsConfig.model_validate(
+            {"pagerduty": {"routing_key": "rk-1", "events_url": server.url + "/v2/enqueue"}}
+        )
+        (notifier,) = notifiers_for(config, environ={})
+        assert isinstance(notifier, PagerDutyNotifier)
+        assert notifier.send(message).ok
+    assert [r.path for r in server.seen] == ["/v2/enqueue"]
+    default = NotificationsConfig.model_validate({"pagerduty": {"routing_key": "rk-1"}})
+    (notifier,) = notifiers_for(default, environ={})
+    assert isinstance(notifier, PagerDutyNotifier)
+    assert notifier.endpoint == "https://events.pagerduty.com/v2/enqueue"

@@ -197,6 +197,7 @@ def _pagerduty(
     key = routing_key if routing_key is not None else notifications.pagerduty.routing_key  # type: ignore[union-attr]
     secrets.put(out, "routing_key", key, what="notifications.pagerduty.routing_key",
                 fallback="pagerduty_routing_key")  # fmt: skip
+    url = url or (notifications.pagerduty.events_url if notifications.pagerduty else None)
     if url:
         out["url"] = url
     out.update(

@@ -46,7 +46,7 @@ class ChannelOptions:
     """What every factory may use besides its section: the environment and test seams.
 
     SMTP port 465 means implicit TLS (SMTPS); otherwise ``starttls`` decides.
-    ``pagerduty_endpoint`` is for tests and PagerDuty's EU region.
+    ``pagerduty_endpoint`` is PagerDuty's events URL when the section sets no ``events_url``.
     """
 
     environ: Mapping[str, str] = field(default_factory=dict)
@@ -110,7 +110,7 @@ def _email(section: Any, o: ChannelOptions) -> Notifier:
 
 
 def _pagerduty(section: Any, o: ChannelOptions) -> Notifier:
-    endpoint = o.pagerduty_endpoint
+    endpoint = section.events_url or o.pagerduty_endpoint
     return PagerDutyNotifier(
         section.routing_key, endpoint=endpoint, session=o.session, **_common(o)
     )
