@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sreworkbook.exceptions import OutputError
+from sreworkbook.exceptions import OutputError, WorkbookError
 from sreworkbook.reports.assets import STYLESHEET
 from sreworkbook.results import Status
-from sreworkbook.timeutil import format_duration, parse_time
+from sreworkbook.timeutil import format_duration, human_time, parse_time
 
 __all__ = [
     "FOLDER",
@@ -117,6 +117,15 @@ def _href(link: str, prefix: str) -> str:
     return link if "://" in link or link.startswith("/") else prefix + link
 
 
+def _when(at: str, *, seconds: bool = False) -> str:
+    """``at`` (RFC 3339) as a person reads it, in a ``<time>`` element keeping the original."""
+    try:
+        shown = human_time(at, seconds=seconds)
+    except WorkbookError:
+        shown = at
+    return f'<time datetime="{_e(at)}">{_e(shown)}</time>'
+
+
 def incident_page(incident: Incident) -> str:
     """The incident's page (``incidents/<id>.html``): what happened, in time order."""
     state = (
@@ -129,7 +138,7 @@ def incident_page(incident: Incident) -> str:
         link = f' <a href="{_e(_href(event.link, "../"))}">report</a>' if event.link else ""
         badge = _badge(event.status, event.status) + " " if event.status else ""
         rows.append(
-            f"<tr><td><time>{_e(event.at)}</time></td><td>{_e(event.kind)}</td>"
+            f"<tr><td>{_when(event.at, seconds=True)}</td><td>{_e(event.kind)}</td>"
             f"<td>{badge}{_e(event.text)}{link}</td></tr>"
         )
     css = "".join(f".s-{s.value}{{background:{s.colour}}}" for s in Status)
@@ -141,10 +150,10 @@ def incident_page(incident: Incident) -> str:
         f"<title>Incident {_e(incident.title)}</title><style>{STYLESHEET}{css}</style></head>"
         f'<body><main><header class="swb"><h1>{_e(incident.title)} on {_e(incident.env)}</h1>'
         f'<div class="swb-meta"><span>{_badge(state, colour)}</span>'
-        f"<span>opened {_e(incident.opened_at)}</span>"
-        + (f"<span>resolved {_e(incident.resolved_at)}</span>" if incident.resolved_at else "")
+        f"<span>opened {_when(incident.opened_at)}</span>"
+        + (f"<span>resolved {_when(incident.resolved_at)}</span>" if incident.resolved_at else "")
         + f"<span>incident {_e(incident.id)}</span></div></header>"
-        "<section><h2>Timeline</h2><table><thead><tr><th>UTC</th><th>what</th><th>detail</th>"
+        "<section><h2>Timeline</h2><table><thead><tr><th>when</th><th>what</th><th>detail</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
         '<footer><p><a href="../index.html">All runs and incidents</a> · '
         f'<a href="{_e(incident.id)}.json">{_e(incident.id)}.json</a></p></footer>'
@@ -215,7 +224,7 @@ def incidents_section(incidents: Sequence[Incident], *, now: datetime) -> str:
         )
         return (
             f'<li>{state} <a href="{FOLDER}/{_e(incident.id)}.html"><b>{_e(incident.title)}</b>'
-            f"</a> on {_e(incident.env)} · opened {_e(incident.opened_at)} · {ran}</li>"
+            f"</a> on {_e(incident.env)} · opened {_when(incident.opened_at)} · {ran}</li>"
         )
 
     parts = ['<section class="swb-incidents"><h2>Incidents</h2>']
