@@ -4,6 +4,7 @@ incidents (each runbook must see its own incident) and now (a healthy sandbox)."
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,13 @@ def test_each_runbook_finds_its_incident(runbook: str, sandbox: Any, tmp_path: P
     assert "diagnose." not in report  # no code in the report
     if runbook == "high_error_rate":
         assert summary["metrics"]["top_route_failure_share"] > 0.8
-        assert "/api/trades" in summary["headline"]
+        # A sentence a manager reads: when, against what, and where the failures were.
+        assert re.fullmatch(
+            r"The error rate peaked at [\d.]+% at \d{4}-\d\d-\d\d \d\d:\d\d UTC "
+            r"\(the alert fires above \d+%\); (8\d|9\d|100)% of the [\d,]+ failed "
+            r"requests were on /api/trades\.",
+            summary["headline"],
+        ), summary["headline"]
     if runbook == "database_issues":
         assert summary["metrics"]["mongodb_ping_ms"] > 0
 

@@ -46,7 +46,7 @@ def test_a_page_escapes_what_came_from_the_alert() -> None:
     assert "&lt;script&gt;" in page
     # Times a person reads are formatted; the machine-readable one stays in the element.
     assert '<time datetime="2026-12-07T10:00:01Z">2026-12-07 10:00:01 UTC</time>' in page
-    assert "opened <time datetime=\"2026-12-07T10:00:00Z\">2026-12-07 10:00 UTC</time>" in page
+    assert 'opened <time datetime="2026-12-07T10:00:00Z">2026-12-07 10:00 UTC</time>' in page
 
 
 def test_the_book_records_alerts_runs_replies_and_resolution_in_order(tmp_path: Path) -> None:

@@ -25,9 +25,16 @@ from sreworkbook.exceptions import SourceError
 from sreworkbook.results import Finding, Status, worst
 from sreworkbook.sources.panels import MetricsBackend
 from sreworkbook.sources.prometheus_panels import PrometheusBackend
-from sreworkbook.timeutil import rfc3339
+from sreworkbook.timeutil import human_time
 
 __all__ = ["database_issues", "high_error_rate", "high_memory_usage", "slow_api_response"]
+
+
+def _share(part: float, whole: float) -> str:
+    """``45% of the 28 failed requests were``, or ``the one failed request was``."""
+    if round(whole) == 1:
+        return "the one failed request was"
+    return f"{part / whole:.0%} of the {whole:,.0f} failed requests were"
 
 
 def high_error_rate(env: Environment, ctx: AlertContext, backend: MetricsBackend) -> Diagnosis:
@@ -59,7 +66,7 @@ def high_error_rate(env: Environment, ctx: AlertContext, backend: MetricsBackend
             Finding(
                 Status.CRIT,
                 "Error rate above the alert threshold",
-                f"peak {peak:.1%} at {rfc3339(when) if when else '?'} (threshold {limit:.0%})",
+                f"peak {peak:.1%} at {human_time(when) if when else '?'} (threshold {limit:.0%})",
             )
         )
     elif peak is not None and peak > limit / 2:
@@ -78,12 +85,10 @@ def high_error_rate(env: Environment, ctx: AlertContext, backend: MetricsBackend
     headline = (
         "No error-rate data for this window."
         if peak is None
-        else f"Error rate peaked at {peak:.1%} (threshold {limit:.0%})"
-        + (
-            f"; {top} had {by_route.iloc[0] / failed:.0%} of {failed:,.0f} failed requests."
-            if failed
-            else "; no failed requests."
-        )
+        else f"The error rate peaked at {peak:.1%}"
+        + (f" at {human_time(when)}" if when else "")
+        + f" (the alert fires above {limit:.0%})"
+        + (f"; {_share(by_route.iloc[0], failed)} on {top}." if failed else "; no request failed.")
     )
     metrics = {"peak_error_rate": peak, "failed_requests": failed}
     if failed:
@@ -131,7 +136,7 @@ def slow_api_response(env: Environment, ctx: AlertContext, backend: MetricsBacke
             Finding(
                 Status.WARN,
                 "p95 latency above the alert threshold",
-                f"peak {peak:,.0f} ms at {rfc3339(when) if when else '?'}; routes above: {', '.join(slow) or 'none alone'}",
+                f"peak {peak:,.0f} ms at {human_time(when) if when else '?'}; routes above: {', '.join(slow) or 'none alone'}",
             )
         )
         if db_peak is not None and db_peak > 0.25 * peak:
@@ -154,8 +159,14 @@ def slow_api_response(env: Environment, ctx: AlertContext, backend: MetricsBacke
     headline = (
         "No latency data for this window."
         if peak is None
-        else f"p95 peaked at {peak:,.0f} ms (threshold {limit_ms:,.0f} ms); database p95 peaked at "
-        + (f"{db_peak:,.0f} ms." if db_peak is not None else "— (no data).")
+        else f"The slowest 5% of requests took up to {peak:,.0f} ms"
+        + (f" at {human_time(when)}" if when else "")
+        + f" (the alert fires above {limit_ms:,.0f} ms); "
+        + (
+            f"the database's p95 peaked at {db_peak:,.0f} ms."
+            if db_peak is not None
+            else "no database timing in this window."
+        )
     )
     metrics = {"peak_p95_ms": peak, "peak_db_p95_ms": db_peak}
     if not table.empty:
