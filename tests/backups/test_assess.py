@@ -112,7 +112,7 @@ def test_a_stale_backup_breaks_the_rpo(setup: Any, tmp_path: Path) -> None:
     later = now + dt.timedelta(days=2)
     result = assess_backups(env, environ={}, root=tmp_path, now=later, drill=False)
     assert result.status is Status.CRIT and result.drill is None
-    assert "(RPO 24 h)" in result.headline()
+    assert "49 hours old, older than the 24-hour RPO" in result.headline()
     step, _ = runbook.last_good_backup(env, environ={}, root=tmp_path, now=later)
     assert step.status is Status.CRIT and "49.0 h old" in step.detail
     fresh, inventory = runbook.last_good_backup(env, environ={}, root=tmp_path, now=now)
