@@ -41,6 +41,21 @@ def test_a_200_with_garbage_is_said_as_such_not_as_a_500(garbage_s3: CannedServe
     assert len(garbage_s3.seen) == 1  # garbage does not fix itself: not retried
 
 
+def test_a_refused_endpoint_is_one_line_naming_host_and_cause(closed_port: int) -> None:
+    client = s3.make_client(
+        endpoint_url=f"http://127.0.0.1:{closed_port}", region="us-east-1",
+        access_key_id="a", secret_access_key="b",
+    )  # fmt: skip
+    try:
+        list(s3.list_objects("backups", "daily/", client=client))
+    except s3.boto_errors() as exc:
+        error = s3.translate(exc, query="s3://backups/daily/")
+    else:
+        pytest.fail("listing a closed port succeeded")
+    # Before: "EndpointConnectionError: Could not connect to the endpoint URL: "http://..."".
+    assert str(error) == f"s3: S3 at 127.0.0.1:{closed_port} unreachable: connection refused"
+
+
 def test_an_html_page_is_named_by_its_title() -> None:
     page = b"<html><head><title>Captive portal</title></head><body>log in</body></html>"
     with canned_server() as server:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from sreworkbook.edges.http import describe
 from sreworkbook.exceptions import SourceError, WorkbookError
 from sreworkbook.secrets import Scrubber, mask_text
 
@@ -38,8 +39,12 @@ class DoctorLine:
 
 
 def failure_text(exc: BaseException, limit: int = 160) -> str:
-    """An exception as one short line (without the source's name), URI passwords masked."""
-    text = str(exc) if isinstance(exc, WorkbookError) else f"{type(exc).__name__}: {exc}"
+    """An exception as one short line (without the source's name), URI passwords masked:
+    a known network cause in a few words (``connection refused``), else the library's text."""
+    if isinstance(exc, WorkbookError):
+        text = str(exc)
+    else:
+        text = describe(exc) or f"{type(exc).__name__}: {exc}"
     if isinstance(exc, SourceError):
         text = text.removeprefix(f"{exc.source}: ")
     first = " ".join(text.split())

@@ -18,9 +18,22 @@ def secret_checks(
 ) -> list[DoctorLine]:
     """One line per ``${NAME}`` the file refers to: set (never shown) or not."""
     lines = []
+    responder = env.responder.token if env.responder is not None else ""
     for name in dict.fromkeys(env.secret_references()):
         if environ.get(name):
             lines.append(DoctorLine(f"secret {name}", Verdict.OK, "set (value not shown)"))
+        elif responder == f"${{{name}}}":
+            # Only `respond serve` reads it (it refuses to start without it); runs do not.
+            lines.append(
+                DoctorLine(
+                    f"secret {name}",
+                    Verdict.WARN,
+                    "not set here: the alert responder's token (responder.token), needed only "
+                    "where `sreworkbook respond serve` runs",
+                    f"export {name}=... for the responder's service (Kubernetes: a key of "
+                    "the Secret)",
+                )
+            )
         else:
             lines.append(
                 DoctorLine(

@@ -201,7 +201,14 @@ def _root(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> BaseExc
         if isinstance(current, kinds):
             return current
         todo.extend(a for a in current.args if isinstance(a, BaseException))
-        for linked in (current.__cause__, current.__context__, getattr(current, "reason", None)):
+        kwargs = getattr(current, "kwargs", None)  # botocore keeps the cause in kwargs["error"]
+        wrapped = kwargs.get("error") if isinstance(kwargs, dict) else None
+        for linked in (
+            current.__cause__,
+            current.__context__,
+            getattr(current, "reason", None),
+            wrapped,
+        ):
             if isinstance(linked, BaseException):
                 todo.append(linked)
     return None

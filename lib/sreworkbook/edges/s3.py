@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sreworkbook.config import S3Config
-from sreworkbook.edges.http import unparseable, where
+from sreworkbook.edges.http import describe, unparseable, where
 from sreworkbook.exceptions import (
     MissingFileError,
     ParameterError,
@@ -204,6 +204,12 @@ def translate(exc: BaseException, *, query: str) -> WorkbookError:
         return SourceError(f"{code}: {message}", source="s3", query=query, status=status or None)
     if isinstance(exc, NoCredentialsError):
         return SourceError("no AWS credentials found (standard chain)", source="s3", query=query)
+    reason = describe(exc)
+    if reason is not None:  # refused, unresolvable, reset, TLS: one line, not botocore's
+        kwargs = getattr(exc, "kwargs", None)
+        endpoint = kwargs.get("endpoint_url") if isinstance(kwargs, dict) else None
+        host = where(str(endpoint)) if endpoint else "its endpoint"
+        return SourceError(f"S3 at {host} unreachable: {reason}", source="s3", query=query)
     return SourceError(f"{type(exc).__name__}: {exc}", source="s3", query=query)
 
 
