@@ -231,15 +231,34 @@ def _index(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     return 0
 
 
+def _last_durations(outputs_url: str) -> dict[str, float]:
+    """Seconds the last finished run of each notebook took (on any environment); empty when
+    the ledger cannot be read (the jobs then keep the schedule's order)."""
+    from sreworkbook.index.storage import open_outputs
+    from sreworkbook.reports.ledger import Ledger
+
+    last: dict[str, float] = {}
+    try:
+        with open_outputs(outputs_url).ledger_file() as path:
+            for run in Ledger(path):
+                last[run.notebook] = run.duration_s
+    except WorkbookError:
+        return {}
+    return last
+
+
 def _daily(args: argparse.Namespace, root: Path, outputs: Path) -> int:
     from sreworkbook.index.storage import open_outputs
     from sreworkbook.schedule import load_schedule
+    from sreworkbook.schedule.dispatch import longest_first
 
     if args.parallel < 1:
         raise ParameterError("must be at least 1", key="--parallel")
     jobs = load_schedule(root / "parameters" / "schedule.yaml").daily_jobs()
     for job in jobs:  # bad environments fail before anything runs
         load_environment(args.env or job.env, root=root)
+    last = _last_durations(args.outputs_url)
+    jobs = longest_first(jobs, lambda job: last.get(job.notebook))
 
     jobs_progress = JobsProgress(len(jobs))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sreworkbook.results import Status
 from sreworkbook.schedule import Job, Schedule, load_schedule
-from sreworkbook.schedule.dispatch import check, plan_due, run_due, serve
+from sreworkbook.schedule.dispatch import check, longest_first, plan_due, run_due, serve
 from sreworkbook.schedule.runner import JobResult
 from sreworkbook.schedule.state import SchedulerFiles
 
@@ -182,3 +182,12 @@ def test_check_ignores_due_times_before_the_scheduler_started(tmp_path: Path) ->
     stale = check(schedule, files, now=MONDAY + timedelta(days=1, hours=3, minutes=5))
     assert [s.job.name for s in stale] == ["nightly"]
     assert stale[0].last_success is None
+
+
+def test_the_daily_suite_starts_the_longest_job_first() -> None:
+    jobs = [Job(name=n, notebook=n, cron="0 6 * * *") for n in ("health", "dash", "drill", "new")]
+    last = {"health": 9.0, "dash": 12.5, "drill": 48.0}
+    assert [j.name for j in longest_first(jobs, lambda j: last.get(j.notebook))] == [
+        "drill", "dash", "health", "new"
+    ]  # fmt: skip
+    assert longest_first(jobs, lambda j: None) == jobs  # nothing known: the schedule's order

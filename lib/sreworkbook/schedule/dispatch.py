@@ -26,6 +26,7 @@ __all__ = [
     "DuePlan",
     "Stale",
     "check",
+    "longest_first",
     "plan_due",
     "run_due",
     "serve",
@@ -94,6 +95,13 @@ def plan_due(schedule: Schedule, files: SchedulerFiles, now: datetime) -> DuePla
                 "catch-up", job=job.name, at=now, missed=len(times), last_due=rfc3339(times[-1])
             )
     return DuePlan(previous, now, tuple(due), tuple(notes))
+
+
+def longest_first(jobs: Sequence[Job], last_s: Callable[[Job], float | None]) -> list[Job]:
+    """``jobs``, those whose last run took longest (``last_s``; ``None``: never ran) first:
+    with a few runs at once, a long drill started last would go on alone long after the rest
+    (longest-processing-time-first). Jobs that never ran keep their order, after the others."""
+    return sorted(jobs, key=lambda job: -(last_s(job) or 0.0))
 
 
 def run_due(

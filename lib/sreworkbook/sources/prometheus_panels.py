@@ -72,7 +72,12 @@ class PrometheusBackend:
         route_buckets = f"rate({_HTTP}_bucket{{{sel}}}[{window}])"
         return {
             **_quantiles("rate", sel, window),
-            "error_rate": f"sum(rate({_HTTP}_count{{{sel},{_FAILED}}}[{window}])) / {requests}",
+            # A 5xx series exists only after the first 5xx (a restarted service has none):
+            # where requests were served and none failed, the rate is 0, not "no data".
+            "error_rate": (
+                f"(sum(rate({_HTTP}_count{{{sel},{_FAILED}}}[{window}])) or 0 * {requests})"
+                f" / {requests}"
+            ),
             "rpm": f"{requests} * 60",
             "mem_pct": f"max(system_memory_usage_percent{{{sel}}})",
             "cpu_pct": f"max(system_cpu_usage_percent{{{sel}}})",
@@ -80,6 +85,7 @@ class PrometheusBackend:
             "route_p95": _quantile(0.95, route_buckets, "le, route", " * 1000"),
             "route_errors": (
                 f"sum by (route) (rate({_HTTP}_count{{{sel},{_FAILED}}}[{window}])) * 60"
+                f" or 0 * sum by (route) (rate({_HTTP}_count{{{sel}}}[{window}]))"
             ),
         }
 
@@ -90,7 +96,10 @@ class PrometheusBackend:
         minutes = f"{parse_duration(window) / 60:g}"
         return {
             **_quantiles("increase", sel, window),
-            "error_rate": f"sum(increase({_HTTP}_count{{{sel},{_FAILED}}}[{window}])) / {total}",
+            "error_rate": (
+                f"(sum(increase({_HTTP}_count{{{sel},{_FAILED}}}[{window}])) or 0 * {total})"
+                f" / {total}"
+            ),
             "rpm": f"{total} / {minutes}",
             "mem_pct": f"max(max_over_time(system_memory_usage_percent{{{sel}}}[{window}]))",
             "cpu_pct": f"max(avg_over_time(system_cpu_usage_percent{{{sel}}}[{window}]))",
