@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,13 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sreworkbook", *args],
         cwd=cwd,
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -52,6 +56,15 @@ def test_bad_environment_file_exits_64(tmp_path: Path) -> None:
 
 
 def test_outside_a_workbook(tmp_path: Path) -> None:
-    done = _cli("index", cwd=tmp_path)
+    # An editable install in a checkout: the workbook it was installed from.
+    done = _cli("--outputs", str(tmp_path / "out"), "index", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "index.html").is_file()
+    # SREWORKBOOK_HOME naming a folder that is no workbook: said, exit 64, nothing written.
+    home = tmp_path / "not-a-workbook"
+    home.mkdir()
+    done = _cli("--outputs", str(tmp_path / "out2"), "index", cwd=tmp_path,
+                env={"SREWORKBOOK_HOME": str(home)})  # fmt: skip
     assert done.returncode == 64
-    assert "no workbook here" in done.stderr
+    assert f"SREWORKBOOK_HOME={home} holds no parameters/ folder" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out2").exists()

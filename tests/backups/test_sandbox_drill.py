@@ -83,5 +83,5 @@ def test_drilling_the_broken_backup_fails_cleanly(
     assert result.status is Status.CRIT and result.drill is not None
     assert result.drill.summary() == "verify FAILED" and result.drill.scratch_dropped
     assert result.drill.phase("restore") is None  # nothing reached the server
-    assert "CORRUPT" in result.headline()
+    assert f"the drilled backup {corrupt.name} is corrupt and was not restored" in result.headline()
     assert not [n for n in client.list_database_names() if n.endswith("_restore_test")]

@@ -15,12 +15,16 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Only the sandbox, the lab or the benches use these; never the library or the command.
 NEVER_IMPORTED = ("moto", "aiosmtpd", "jupyterlab", "jupyter_server", "nbconvert", "polars")
 
-_IMPORT_ALL = """
+#: Modules that exist to plug into an extra's own program (JupyterLab loads the contents
+#: manager): they import it by design, and nothing else imports them.
+PLUG_INS = ("sreworkbook.labserver",)
+
+_IMPORT_ALL = f"""
 import importlib, json, pkgutil, sys
 import sreworkbook
 from sreworkbook.cli import main
 for info in pkgutil.walk_packages(sreworkbook.__path__, "sreworkbook."):
-    if not info.name.endswith("__main__"):
+    if not info.name.endswith("__main__") and info.name not in {PLUG_INS!r}:
         importlib.import_module(info.name)
 for argv in (["--help"], ["run", "--help"], ["schedule", "export", "--help"],
              ["sandbox", "--help"], ["doctor", "--help"], ["backups", "verify", "--help"]):
@@ -28,7 +32,7 @@ for argv in (["--help"], ["run", "--help"], ["schedule", "export", "--help"],
         main(argv)
     except SystemExit:
         pass
-print("MODULES=" + json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
+print("MODULES=" + json.dumps(sorted({{m.split(".")[0] for m in sys.modules}})))
 """
 
 

@@ -70,14 +70,17 @@ class BackupAssessment:
             return f"No good backup was found{self._attention()}."
         rpo = self.config.rpo_hours
         late = f", older than the {rpo:g}-hour RPO" if age > rpo else ""
-        done: list[str] = []
-        drill = self.drill
-        if drill is not None and drill.verification is not None:
-            verdict = drill.verification.verdict.value
-            done.append("verified" if verdict == "ok" else f"{verdict} when verified")
+        how, drill = "", self.drill
         if drill is not None:
-            done.append(drill.summary() + (f" by {drill.engine}" if drill.succeeded else ""))
-        how = f", {' and '.join(done)}" if done else ""
+            verdict = drill.verification.verdict.value if drill.verification else "ok"
+            name = drill.backup.name if drill.backup is not None else "backup"
+            if verdict != "ok":
+                how = f"; the drilled backup {name} is {verdict} and was not restored"
+            elif drill.succeeded:
+                checked = "verified and " if drill.verification is not None else ""
+                how = f", {checked}{drill.summary()} by {drill.engine}"
+            else:
+                how = f"; the drill of {name}: {drill.summary()}"
         hours = f"{age:.0f} hour{'' if round(age) == 1 else 's'}"
         return f"The latest backup is {hours} old{late}{how}{self._attention()}."
 
