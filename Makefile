@@ -166,10 +166,10 @@ lint: python-env
 typecheck: python-env
 	$(BIN)/mypy
 
-# The two slowest tiers (JupyterLab, the fault matrix) run beside the rest: two pytest sessions,
-# each with a sandbox of its own (tests/conftest.py gives each a slot of ports). The slow
-# session's output goes to outputs/test-slow.log and is shown when it ends.
-SLOW_TIERS := lab or faults
+# The slowest tiers (JupyterLab, the fault matrix, the install builds, Airflow) run beside the
+# rest: two pytest sessions, each with a sandbox of its own (tests/conftest.py gives each a
+# slot of ports). The slow session's output goes to outputs/test-slow.log, shown when it ends.
+SLOW_TIERS := lab or faults or install or airflow
 
 test: setup container-tools lint typecheck
 	@$(MAKE) --no-print-directory -j2 test-core test-slow
