@@ -7,7 +7,7 @@ import asyncio
 import json
 import shutil
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,15 @@ from sreworkbook.labserver import WorkbookContentsManager, kernel_language_info
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _run(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """``asyncio.run`` in a thread of its own: earlier tests in this process (nbclient's
-    nest_asyncio) can leave the main thread looking as if a loop were running."""
+def _in_a_thread(work: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """``asyncio.run(work())`` in a thread of its own, the manager made there too (its notary's
+    SQLite connection belongs to the thread that made it): earlier tests in this process
+    (nbclient's nest_asyncio) can leave the main thread looking as if a loop were running."""
     result: list[Any] = []
-    thread = threading.Thread(target=lambda: result.append(asyncio.run(coroutine)))
+    thread = threading.Thread(target=lambda: result.append(asyncio.run(work())))
     thread.start()
     thread.join(60)
+    assert result, "the contents manager raised (see the thread's exception above)"
     return result[0]
 
 
@@ -44,11 +46,18 @@ def test_notebooks_are_served_with_the_kernels_language_info(tmp_path: Path) -> 
             }
         )
     )
-    manager = WorkbookContentsManager(root_dir=str(tmp_path))
-    model = _run(manager.get("n.ipynb"))
+
+    async def served() -> tuple[Any, Any, Any]:
+        manager = WorkbookContentsManager(root_dir=str(tmp_path))
+        return (
+            await manager.get("n.ipynb"),
+            await manager.get("n.ipynb", content=False),
+            await manager.get("other.ipynb"),
+        )
+
+    model, bare, other = _in_a_thread(served)
     assert model["content"]["metadata"]["language_info"] == IPythonKernel.language_info
-    assert _run(manager.get("n.ipynb", content=False))["content"] is None
-    other = _run(manager.get("other.ipynb"))
+    assert bare["content"] is None
     assert other["content"]["metadata"]["language_info"] == {"name": "R"}
     # The file on disk is not changed: opening is not saving.
     on_disk = json.loads((tmp_path / "n.ipynb").read_text())
