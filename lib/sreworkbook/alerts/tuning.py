@@ -51,6 +51,8 @@ __all__ = [
 
 #: An SLO's ``slo`` label → the incident kind its burn-rate alerts are meant to catch.
 _SLO_KINDS = {"availability": "error_rate", "latency": "latency"}
+#: Settled pieces of the backtest's range queries, under the workbook root (git-ignored).
+CACHE_FOLDER = Path(".cache") / "prometheus"
 
 
 @dataclass(frozen=True, eq=False)
@@ -248,11 +250,16 @@ def tune_rules(
 
 
 def prometheus_connector(
-    env: Environment, environ: Mapping[str, str], *, timeout_s: float | None = None
+    env: Environment,
+    environ: Mapping[str, str],
+    *,
+    timeout_s: float | None = None,
+    cache_dir: Path | None = None,
 ) -> Callable[[], Querier]:
     """A factory of Prometheus clients for ``env`` (one session each, for threads; one breaker
-    for all of them)."""
+    for all of them; with ``cache_dir``, one cache of settled query pieces for all of them)."""
     from sreworkbook.sources.prometheus import PrometheusSource
+    from sreworkbook.sources.range_cache import RangeCache
 
     if env.prometheus is None:
         raise ParameterError(
@@ -264,10 +271,11 @@ def prometheus_connector(
     if timeout_s is not None:
         config = config.model_copy(update={"timeout_s": timeout_s})
     shared = Breaker(threshold=4)  # the run gives up on Prometheus once, as one client would
+    cache = RangeCache(cache_dir) if cache_dir is not None else None
 
     def connect() -> Querier:
         return PrometheusSource.from_config(
-            config, environ, session=requests.Session(), breaker=shared
+            config, environ, session=requests.Session(), breaker=shared, cache=cache
         )
 
     return connect
@@ -296,11 +304,14 @@ def tune_environment(
     incidents_file: str = "",
     now: Callable[[], float] = time.time,
     timeout_s: float = 120.0,
+    cache: bool = True,
 ) -> TuningReport:
     """Tune ``rules_file``'s alerts on ``env``'s Prometheus over the last ``window``.
 
     Evaluations are aligned on the rules' interval (or ``interval``) so that every signal
-    shares one grid. Bad parameters raise :class:`ParameterError` naming them.
+    shares one grid. With ``cache``, history that has settled is kept under
+    ``ROOT/.cache/prometheus`` and not asked for again (the results are the same). Bad
+    parameters raise :class:`ParameterError` naming them.
     """
     try:
         span = parse_duration_ms(window)
@@ -316,7 +327,9 @@ def tune_environment(
     align = math.lcm(*({r.interval_ms for r in rules.alerts} or {60_000}))
     end_ms = int(now() * 1000) // align * align
     incidents = sandbox_incidents(env, root=root, path=incidents_file)
-    connect = prometheus_connector(env, environ, timeout_s=timeout_s)
+    connect = prometheus_connector(
+        env, environ, timeout_s=timeout_s, cache_dir=root / CACHE_FOLDER if cache else None
+    )
     return tune_rules(
         rules, connect, incidents, start_ms=end_ms - span, end_ms=end_ms, interval_ms=every
     )

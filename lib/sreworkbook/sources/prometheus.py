@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import requests
 
@@ -26,6 +27,7 @@ from sreworkbook.config import PrometheusConfig
 from sreworkbook.edges.http import Auth, HttpEdge, Reply, unparseable
 from sreworkbook.edges.retry import Breaker, Deadline, RetryPolicy
 from sreworkbook.exceptions import SourceError
+from sreworkbook.sources.range_cache import RangeCache, aligned_pieces
 from sreworkbook.timeutil import epoch
 
 __all__ = ["MAX_POINTS", "PrometheusSource", "frame_from_result"]
@@ -34,21 +36,33 @@ MAX_POINTS = 11_000
 
 
 def frame_from_result(result: list[dict[str, Any]]) -> pd.DataFrame:
-    """A tidy frame (``timestamp``, ``value``, one column per label) from an API result."""
-    rows: list[dict[str, Any]] = []
+    """A tidy frame (``timestamp``, ``value``, one column per label) from an API result.
+
+    Built a series at a time with numpy (a 30-day backtest brings 170,000 points a series;
+    a dict per point took ten times as long)."""
+    parts: list[pd.DataFrame] = []
     for series in result:
-        labels: dict[str, Any] = dict(series.get("metric", {}))
         points = series.get("values") or ([series["value"]] if "value" in series else [])
-        for ts, value in points:
-            rows.append({**labels, "timestamp": float(ts), "value": float(value)})
-    if not rows:
+        if not points:
+            continue
+        pairs = np.asarray(points, dtype=object)
+        part = pd.DataFrame(
+            {
+                "timestamp": pairs[:, 0].astype("float64"),
+                "value": pairs[:, 1].astype("float64"),
+            }
+        )
+        for name, value in dict(series.get("metric", {})).items():
+            part[str(name)] = value
+        parts.append(part)
+    if not parts:
         return pd.DataFrame(
             {
                 "timestamp": pd.Series([], dtype="datetime64[ns, UTC]"),
                 "value": pd.Series([], dtype="float64"),
             }
         )
-    frame = pd.DataFrame(rows)
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
     names = sorted(str(c) for c in frame.columns if c not in ("timestamp", "value"))
     return frame[["timestamp", *names, "value"]]
@@ -75,8 +89,11 @@ class PrometheusSource:
         draw: Callable[[], float] = random.random,
         policy: RetryPolicy | None = None,
         breaker: Breaker | None = None,
+        cache: RangeCache | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.cache = cache
+        self._started: str | None = None  # the server's start time, once asked (cache key)
         self.timeout_s = timeout_s
         self.retries = retries
         self.max_points = max_points
@@ -113,9 +130,11 @@ class PrometheusSource:
         session: requests.Session | None = None,
         retries: int = 3,
         breaker: Breaker | None = None,
+        cache: RangeCache | None = None,
     ) -> PrometheusSource:
         """A client for ``config``, its credentials resolved from ``environ`` now; ``breaker``
-        shared with the run's other clients, else its own."""
+        shared with the run's other clients, else its own; ``cache`` keeps settled pieces of
+        range queries (see :mod:`~sreworkbook.sources.range_cache`)."""
         from sreworkbook.secrets import resolve
 
         def secret(value: str | None, key: str) -> str | None:
@@ -130,6 +149,7 @@ class PrometheusSource:
             password=secret(config.password, "password"),
             retries=retries,
             breaker=breaker,
+            cache=cache,
         )
 
     # -- public API -------------------------------------------------------------------------
@@ -159,25 +179,80 @@ class PrometheusSource:
         if step_s <= 0:
             raise ValueError("step must be positive")
         first, last = epoch(start), epoch(end)
-        frames = []
-        for chunk_start, chunk_end in self.chunks(first, last, step_s):
-            params = {
-                "query": expr,
-                "start": f"{chunk_start:.3f}",
-                "end": f"{chunk_end:.3f}",
-                "step": f"{step_s:.3f}".rstrip("0").rstrip("."),
-            }
-            data = self._get("/api/v1/query_range", params, expr, deadline)
-            frames.append(frame_from_result(data.get("result", [])))
+        started = self._server_started(deadline) if self.cache is not None else ""
+        if self.cache is not None and started:
+            frames = self._cached_pieces(expr, first, last, step_s, started, deadline)
+        else:
+            frames = [
+                frame_from_result(self._range(expr, a, b, step_s, deadline))
+                for a, b in self.chunks(first, last, step_s)
+            ]
         frames = [f for f in frames if not f.empty]
         if not frames:
             return frame_from_result([])
-        if len(frames) == 1:
-            return frames[0]
-        frame = pd.concat(frames, ignore_index=True)
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         labels = sorted(c for c in frame.columns if c not in ("timestamp", "value"))
         frame = frame.drop_duplicates(subset=["timestamp", *labels], keep="first")
+        # One order however the query was cut: by series, then time.
+        frame = frame.sort_values([*labels, "timestamp"], kind="stable", na_position="last")
         return frame[["timestamp", *labels, "value"]].reset_index(drop=True)
+
+    def _range(
+        self, expr: str, start: float, end: float, step_s: float, deadline: Deadline | None
+    ) -> list[dict[str, Any]]:
+        params = {
+            "query": expr,
+            "start": f"{start:.3f}",
+            "end": f"{end:.3f}",
+            "step": f"{step_s:.3f}".rstrip("0").rstrip("."),
+        }
+        result = self._get("/api/v1/query_range", params, expr, deadline).get("result", [])
+        return result if isinstance(result, list) else []
+
+    def _cached_pieces(
+        self,
+        expr: str,
+        first: float,
+        last: float,
+        step_s: float,
+        started: str,
+        deadline: Deadline | None,
+    ) -> list[pd.DataFrame]:
+        """The query in day-long pieces aligned on absolute time: settled ones from (or into)
+        the cache, whole; the rest asked for as far as needed. Rows outside
+        ``[first, last]`` are dropped, so the frame is the uncached one."""
+        cache = self.cache
+        assert cache is not None
+        step_ms, first_ms, last_ms = round(step_s * 1000), round(first * 1000), round(last * 1000)
+        frames = []
+        for a, b in aligned_pieces(first_ms, last_ms, step_ms, self.max_points):
+            if cache.settled(b):
+                key = cache.key(self.url, started, expr, step_ms, (a, b))
+                result = cache.get(key)
+                if result is None:
+                    result = self._range(expr, a / 1000, b / 1000, step_s, deadline)
+                    cache.put(key, result)
+            else:
+                a, b = max(a, first_ms), min(b, last_ms)
+                result = self._range(expr, a / 1000, b / 1000, step_s, deadline)
+            frame = frame_from_result(result)
+            if not frame.empty:
+                low = pd.Timestamp(first_ms, unit="ms", tz="UTC")
+                high = pd.Timestamp(last_ms, unit="ms", tz="UTC")
+                frame = frame[(frame["timestamp"] >= low) & (frame["timestamp"] <= high)]
+            frames.append(frame)
+        return frames
+
+    def _server_started(self, deadline: Deadline | None) -> str:
+        """When the server started (``/api/v1/status/runtimeinfo``), or "" (no cache) when it
+        does not say: Thanos and some stores do not serve it."""
+        if self._started is None:
+            try:
+                info = self._get("/api/v1/status/runtimeinfo", {}, "runtimeinfo", deadline)
+                self._started = str(info.get("startTime") or "")
+            except SourceError:
+                self._started = ""
+        return self._started
 
     def chunks(self, start: float, end: float, step_s: float) -> list[tuple[float, float]]:
         """``[start, end]`` cut into spans of at most ``max_points`` evaluations each."""
