@@ -50,7 +50,7 @@ def high_error_rate(env: Environment, ctx: AlertContext, backend: MetricsBackend
     failed = float(by_route.sum())
     table = pd.DataFrame(
         {
-            "failed requests": by_route.round(0),
+            "failed requests": by_route.fillna(0).round(0).astype("int64"),
             "share of failures": (by_route / failed * 100).round(1) if failed else by_route * 0,
             "peak errors/min": routes.groupby("series")["value"]
             .max()
@@ -85,6 +85,8 @@ def high_error_rate(env: Environment, ctx: AlertContext, backend: MetricsBackend
     headline = (
         "No error-rate data for this window."
         if peak is None
+        else f"No request failed in this window (the alert fires above {limit:.0%})."
+        if peak == 0 and not failed
         else f"The error rate peaked at {peak:.1%}"
         + (f" at {human_time(when)}" if when else "")
         + f" (the alert fires above {limit:.0%})"

@@ -15,7 +15,7 @@ from sreworkbook.dashboard.slo import SLOResult, evaluate_slo
 from sreworkbook.exceptions import ParameterError, SourceError
 from sreworkbook.results import Conclusion, Finding, Status, worst
 from sreworkbook.sources.panels import PANELS, ROUTE_PANELS, MetricsBackend, empty_frame
-from sreworkbook.timeutil import parse_duration, rfc3339
+from sreworkbook.timeutil import human_span, parse_duration
 
 __all__ = [
     "MAX_POINTS_PER_PANEL",
@@ -58,7 +58,8 @@ class Window:
         return Window(self.start - by, self.end - by, self.step_s)
 
     def label(self) -> str:
-        return f"{rfc3339(self.start)} → {rfc3339(self.end)}"
+        """The window as a person reads it: ``2026-12-07 03:53 – 04:53 UTC``."""
+        return human_span(self.start, self.end)
 
 
 def resolve_window(*, start: str, end: str, window: str, step: str, now: datetime) -> Window:
