@@ -104,3 +104,10 @@ def test_an_unreadable_exploration_lines_up_empty(tmp_path: Path) -> None:
     got = lineup_of(found, lambda: Panels())
     assert got.frame["source"].eq("prometheus").all() and len(got.frame)
     assert got.metrics() == {"error_rate_metrics": 0.052}
+
+
+def test_a_bucket_still_open_at_the_live_edge_is_not_drawn() -> None:
+    # The window ends 30 s into the second minute: its 1 request so far is no drop in traffic.
+    got = line_up(requests(), START, START + MIN + timedelta(seconds=90 - 60), step=MIN)
+    assert list(got.series("logs", "requests")) == [4]
+    assert list(got.series("logs", "requests").index) == [pd.Timestamp(START + MIN)]

@@ -85,8 +85,12 @@ class LineUp:
         return ()
 
 
-def _log_buckets(requests: pd.DataFrame, start: datetime, step: timedelta) -> pd.DataFrame:
-    """Per bucket end: requests, failed, error_rate and the exact p95 of durations."""
+def _log_buckets(
+    requests: pd.DataFrame, start: datetime, end: datetime, step: timedelta
+) -> pd.DataFrame:
+    """Per bucket end: requests, failed, error_rate and the exact p95 of durations. A last
+    bucket that would end after ``end`` (the live edge) is left out: drawn as if complete, its
+    few requests looked like a drop in traffic."""
     if requests.empty:
         return pd.DataFrame(columns=["timestamp", "signal", "value"])
     width = pd.Timedelta(step)
@@ -101,6 +105,7 @@ def _log_buckets(requests: pd.DataFrame, start: datetime, step: timedelta) -> pd
         }
     )
     table.index = origin + (table.index.to_numpy() + 1) * width
+    table = table[table.index <= pd.Timestamp(end)]
     tidy = table.rename_axis("timestamp").reset_index()
     return tidy.melt(id_vars="timestamp", var_name="signal", value_name="value")
 
@@ -117,7 +122,7 @@ def line_up(
     """The logs' ``requests`` (ts, duration_ms, failed) next to the metrics source's panels,
     and the metrics' error rate over ``focus``."""
     step = step or lineup_step(start, end)
-    parts = [_log_buckets(requests, start, step).assign(source="logs")]
+    parts = [_log_buckets(requests, start, end, step).assign(source="logs")]
     name, note, overall = "", "", None
     if backend is None:
         note = "no metrics source configured"
