@@ -52,11 +52,13 @@ _LAB_NOISE = ("Disabling terminals plugin",)
 
 @pytest.fixture(scope="module")
 def workbook(sandbox: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The lab's workbook, with history in its ledger: a health inspection and a drill run
-    by the scheduler's command, which the notebooks in Lab must find."""
+    """The lab's workbook, with history in its ledger: a health inspection, a drill and the
+    weekly alert tuning run by the scheduler's command, which the notebooks in Lab must find
+    (alert tuning finds the history it fetched from Prometheus in the workbook's cache too,
+    as after the weekly job)."""
     sandbox.require("prometheus", "mongodb", "s3")
     folder = lab_workbook(tmp_path_factory.mktemp("lab") / "workbook", sandbox.env_file)
-    for notebook in ("health_inspection", "backup_restore_drill"):
+    for notebook in ("health_inspection", "backup_restore_drill", "alert_tuning"):
         done = subprocess.run(
             [sys.executable, "-m", "sreworkbook", "--root", str(folder), "run", notebook,
              "--env", "sandbox", "-q", *(["-p", "verify_all", "false"] if "backup" in notebook else [])],
