@@ -249,7 +249,7 @@ def _card(job: JobView, view: IndexView) -> str:
         meta.append(
             f"last good run {ago(view.now, job.last_good)}" if job.last_good else "never good"
         )
-    meta.append(f"{job.runs:,} runs")
+    meta.append(f"{job.runs:,} run{'' if job.runs == 1 else 's'}")
     trends = "".join(_trend(t, len(view.trend_days)) for t in job.trends)
     return (
         f'<article class="swb-job" id="{_e(job.anchor)}" '
