@@ -153,7 +153,11 @@ def test_drilling_a_corrupt_backup_is_crit_and_cleans_up(sandbox: Any, tmp_path:
     )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     summary, _ = last(tmp_path)
-    assert summary["status"] == "CRIT" and "verify FAILED" in summary["headline"]
+    assert summary["status"] == "CRIT"
+    assert (
+        f"the drilled backup {corrupt.name} is corrupt and was not restored"
+        in (summary["headline"])
+    )
     assert "rto_s" not in summary["metrics"]
     assert scratch_left(sandbox) == []
 
