@@ -326,7 +326,8 @@ def collect(
     s3_client: Any = None,
 ) -> tuple[Inventory, tuple[Finding, ...], frozenset[Tier]]:
     """The inventory of every tier ``config`` names: CRIT for a missing local folder or bucket,
-    UNKNOWN for an S3 tier that cannot be read (nothing measured).
+    UNKNOWN for an S3 tier that cannot be read (nothing measured; it is not among the tiers
+    returned, so the policy judges no copy missing there).
 
     ``resolve`` expands ``${ENV}`` references in the S3 settings; ``s3_client`` defaults to
     one made for the configured endpoint and region.
@@ -341,15 +342,17 @@ def collect(
         except MissingFileError as exc:
             findings.append(Finding(Status.CRIT, "local backup folder is missing", str(exc)))
     if config.s3:
-        tiers.add(Tier.S3)
         s3 = config.s3
         try:
             client = s3_client or client_for(s3, resolve=resolve)
             inventory += list_s3(
                 resolve(s3.bucket), resolve(s3.prefix), client=client, pattern=config.name_pattern
             )
+            tiers.add(Tier.S3)
         except MissingFileError as exc:  # the bucket is not there: measured
+            tiers.add(Tier.S3)
             findings.append(Finding(Status.CRIT, "S3 backups cannot be listed", str(exc)))
-        except WorkbookError as exc:  # S3 could not be read: nothing measured
+        except WorkbookError as exc:  # S3 could not be read: nothing measured, nothing judged
+            # (S3 left out of the tiers: no "no backups in s3", no "missing in s3")
             findings.append(Finding(Status.UNKNOWN, "S3 backups cannot be listed", str(exc)))
     return inventory, tuple(findings), frozenset(tiers)
