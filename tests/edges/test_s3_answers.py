@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from pathlib import Path
 
 import pytest
 
-from sreworkbook.backups.inventory import collect
+from sreworkbook.backups.inventory import collect, evaluate_policy
 from sreworkbook.config import BackupsConfig
 from sreworkbook.edges import s3
 from sreworkbook.exceptions import SourceError
@@ -15,6 +16,7 @@ from sreworkbook.results import Status
 from support.http import CannedServer, Route, canned_server
 
 GARBAGE = random.Random(1).randbytes(300)
+NOW = dt.datetime(2026, 12, 7, 6, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -72,7 +74,11 @@ def test_the_backup_inventory_is_unknown_when_s3_cannot_be_listed(
     config = BackupsConfig.model_validate(
         {"s3": {"bucket": "backups", "endpoint_url": garbage_s3.url}}
     )
-    _, findings, _ = collect(config, root=tmp_path, s3_client=_client(garbage_s3))
+    inventory, findings, tiers = collect(config, root=tmp_path, s3_client=_client(garbage_s3))
     [finding] = findings
     assert (finding.severity, finding.title) == (Status.UNKNOWN, "S3 backups cannot be listed")
     assert "answered HTTP 200 with binary data" in finding.detail
+    # Nothing was listed, so nothing is judged missing there: S3 is not a tier to hold copies.
+    assert tiers == frozenset() and not inventory.objects
+    policy = evaluate_policy(inventory.objects, now=NOW, tiers=tiers)
+    assert not [f for f in policy.findings if "s3" in f.title]
