@@ -190,9 +190,16 @@ def test_the_dashboards_route_picker_drives_the_route_charts(
     assert "route charts" in tab.locator(".widget-html", has_text="route charts").inner_text()
     route = "/api/trades" if "/api/trades" in routes else routes[0]
     picker.select_option(route)
+    # Plotly sets a figure's layout before it draws its traces: wait for the drawn lines of the
+    # route's p95 chart (this period and the previous one), not only for the two titles.
     tab.wait_for_function(
-        "route => [...document.querySelectorAll('.widget-output .js-plotly-plot')]"
-        ".filter(el => ((el.layout.title || {}).text || '').endsWith(route)).length === 2",
+        """route => {
+            const mine = [...document.querySelectorAll('.widget-output .js-plotly-plot')]
+                .filter(el => ((el.layout.title || {}).text || '').endsWith(route));
+            const p95 = mine.find(el => el.layout.title.text.startsWith('p95'));
+            return mine.length === 2 && p95 !== undefined
+                && p95.querySelectorAll('.scatterlayer .trace path').length >= 2;
+        }""",
         arg=route,
         timeout=60_000,
     )
