@@ -93,7 +93,9 @@ def test_mongodb_reachable(ferretdb: MongoServer, mongo_client: Any) -> None:
     finally:
         mongo_client.drop_database("rb_present")
     gone = Environment.model_validate({"name": "t", "mongodb": {"uri": "mongodb://127.0.0.1:9/"}})
-    assert runbook.mongodb_reachable(gone, environ={}).status is Status.CRIT
+    refused = runbook.mongodb_reachable(gone, environ={})
+    assert refused.status is Status.CRIT  # measured: nothing listens there
+    assert refused.detail == "MongoDB at 127.0.0.1:9 unreachable: connection refused after 3 s"
     unset = Environment.model_validate({"name": "t", "mongodb": {"uri": "${NOT_SET_ANYWHERE}"}})
     assert "NOT_SET_ANYWHERE" in runbook.mongodb_reachable(unset, environ={}).detail
 

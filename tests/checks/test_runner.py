@@ -11,6 +11,7 @@ import pytest
 from sreworkbook.checks import Check, run_checks
 from sreworkbook.checks.http import service_checks
 from sreworkbook.config import Environment
+from sreworkbook.edges.retry import RUN_DEADLINE_ENV
 from sreworkbook.results import CheckResult, Status
 from support.http import CannedServer, Route
 
@@ -101,6 +102,26 @@ def test_the_timeout_is_passed_to_the_probe() -> None:
 
     run_checks([Check("r", "test", "", 2.5, record)])
     assert seen == [2.5]
+
+
+def test_a_check_never_waits_past_the_runs_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+    seen: list[float] = []
+
+    def hang(timeout_s: float) -> CheckResult:
+        seen.append(timeout_s)
+        release.wait(30)
+        return CheckResult("hang", "test", Status.OK)
+
+    monkeypatch.setenv(RUN_DEADLINE_ENV, str(time.time() + 0.4))
+    start = time.monotonic()
+    try:
+        [result] = run_checks([Check("hang", "test", "t", 20.0, hang)])
+    finally:
+        release.set()
+    assert time.monotonic() - start < 1.0  # the run's 0.4 s, not the check's 20 s
+    assert seen and seen[0] <= 0.4
+    assert result.status is Status.UNKNOWN and result.detail.startswith("timed out after 0.")
 
 
 def test_max_workers_bounds_concurrency_but_hung_checks_free_their_slot() -> None:

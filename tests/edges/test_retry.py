@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from sreworkbook.edges.retry import RUN_DEADLINE_ENV, Breaker, Deadline, RetryPolicy
+from sreworkbook.edges.retry import (
+    MIN_TIMEOUT_S,
+    RUN_DEADLINE_ENV,
+    Breaker,
+    Deadline,
+    RetryPolicy,
+    within_run,
+)
 from sreworkbook.exceptions import ParameterError
 
 
@@ -73,3 +80,12 @@ def test_the_runs_deadline_comes_from_the_environment() -> None:
     assert Deadline.from_environ({}) is None
     with pytest.raises(ParameterError, match="SREWORKBOOK_SOURCES_DEADLINE: expected seconds"):
         Deadline.from_environ({RUN_DEADLINE_ENV: "soon"})
+
+
+def test_a_clients_timeout_is_cut_to_what_remains_of_the_run() -> None:
+    wall = lambda: 1700000000.0  # noqa: E731 - a fixed wall clock
+    assert within_run(600.0, {}) == 600.0  # no run deadline: the client's own timeout
+    assert within_run(600.0, {RUN_DEADLINE_ENV: "1700000030"}, wall=wall) == pytest.approx(30)
+    assert within_run(3.0, {RUN_DEADLINE_ENV: "1700000030"}, wall=wall) == 3.0
+    # past the deadline: the shortest timeout, so that the call fails as the timeout it is
+    assert within_run(3.0, {RUN_DEADLINE_ENV: "1699999990"}, wall=wall) == MIN_TIMEOUT_S

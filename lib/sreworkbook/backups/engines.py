@@ -35,6 +35,7 @@ from sreworkbook.backups.archive import iter_batches
 from sreworkbook.backups.target import RestorePlan, index_request
 from sreworkbook.backups.writer import dump_database
 from sreworkbook.edges.mongo import mongo_error
+from sreworkbook.edges.retry import within_run
 from sreworkbook.exceptions import ParameterError, SourceError, SourceTimeout
 from sreworkbook.results import Finding, Status
 from sreworkbook.secrets import mask_text
@@ -382,12 +383,13 @@ class MongorestoreEngine:
         return f"mongodump {self.tool_version(self.mongodump)}"
 
     def _run(self, argv: Sequence[str], what: str) -> str:
+        timeout_s = within_run(self.timeout_s)  # never past the run's own deadline
         try:
             done = subprocess.run(
-                list(argv), capture_output=True, text=True, timeout=self.timeout_s, check=False
+                list(argv), capture_output=True, text=True, timeout=timeout_s, check=False
             )
         except subprocess.TimeoutExpired as exc:
-            raise SourceTimeout(f"no result in {self.timeout_s:.0f} s", source=what) from exc
+            raise SourceTimeout(f"no result in {timeout_s:.0f} s", source=what) from exc
         except OSError as exc:
             raise SourceError(f"cannot run {argv[0]}: {exc}", source=what) from exc
         output = mask_text(done.stdout + done.stderr)
@@ -447,11 +449,17 @@ class MongorestoreEngine:
 
 
 def open_client(uri: str) -> Any:
-    """A pymongo client for dumps and restores: quick to fail to connect, patient to read."""
+    """A pymongo client for dumps and restores: quick to fail to connect, patient to read —
+    but never past the run's deadline."""
     import pymongo
 
+    read_ms = int(within_run(600.0) * 1000)
+    connect_ms = min(5000, read_ms)
     return pymongo.MongoClient(
-        uri, serverSelectionTimeoutMS=5000, connectTimeoutMS=5000, socketTimeoutMS=600_000
+        uri,
+        serverSelectionTimeoutMS=connect_ms,
+        connectTimeoutMS=connect_ms,
+        socketTimeoutMS=read_ms,
     )
 
 

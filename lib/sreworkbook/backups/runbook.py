@@ -22,6 +22,8 @@ from sreworkbook.backups.inventory import Inventory, collect, evaluate_policy
 from sreworkbook.backups.s3 import client_for, is_loopback
 from sreworkbook.backups.verification import verify_inventory
 from sreworkbook.config import BackupsConfig, Environment, S3Config
+from sreworkbook.edges.mongo import mongo_problem
+from sreworkbook.edges.retry import within_run
 from sreworkbook.exceptions import ParameterError, WorkbookError
 from sreworkbook.results import Conclusion, Finding, RunSummary, Status, worst
 from sreworkbook.timeutil import human_time
@@ -214,13 +216,18 @@ def mongodb_reachable(
     owned = client is None
     try:
         uri = environment.secret(environment.mongodb.uri, environ, key="mongodb.uri")
-        client = client or MongoClient(uri, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000)
+        if client is None:
+            ms = int(within_run(3.0, environ) * 1000)
+            client = MongoClient(
+                uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms
+            )
         client.admin.command("ping")
         names = client.list_database_names()
     except WorkbookError as exc:
         return Step("MongoDB", Status.CRIT, str(exc))
     except PyMongoError as exc:
-        return Step("MongoDB", Status.CRIT, str(exc).split(", Timeout:")[0][:300])
+        problem, timed_out = mongo_problem(exc)  # one line, never pymongo's topology dump
+        return Step("MongoDB", Status.UNKNOWN if timed_out else Status.CRIT, problem)
     finally:
         if owned and client is not None:
             client.close()

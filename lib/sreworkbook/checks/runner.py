@@ -5,7 +5,9 @@ deadline (``timeout_s`` after it started) and then stops waiting: a probe still 
 reported UNKNOWN ("timed out after 2.0 s") and its thread is abandoned, never joined, so a
 hanging target costs one timeout, not the sum of them, and cannot keep the interpreter
 alive. A probe that raises is reported UNKNOWN with the exception's type and masked message.
-Nothing a probe does escapes :func:`run_checks` as an exception.
+Nothing a probe does escapes :func:`run_checks` as an exception. Inside a run with a deadline
+(``$SREWORKBOOK_SOURCES_DEADLINE``) a check's timeout is cut to what remains of the run when it
+starts, so a hanging target turns UNKNOWN before the run's deadline, not after it.
 
 A probe returns one :class:`~sreworkbook.results.CheckResult`, or several when one request
 answers for several components (``/health/detailed``). The runner stamps its own wall-clock
@@ -22,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sreworkbook.checks._common import error_text
+from sreworkbook.edges.retry import within_run
 from sreworkbook.exceptions import ParameterError
 from sreworkbook.results import CheckResult, Status
 
@@ -66,6 +69,9 @@ class _Run:
     def __init__(
         self, check: Check, clock: Callable[[], float], notify: threading.Condition
     ) -> None:
+        timeout_s = within_run(check.timeout_s)
+        if timeout_s < check.timeout_s:
+            check = dataclasses.replace(check, timeout_s=timeout_s)
         self.check = check
         self.started = clock()
         self.deadline = self.started + check.timeout_s

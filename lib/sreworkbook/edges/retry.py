@@ -27,12 +27,16 @@ from dataclasses import dataclass, field
 
 from sreworkbook.exceptions import ParameterError
 
-__all__ = ["RUN_DEADLINE_ENV", "Breaker", "Deadline", "RetryPolicy"]
+__all__ = ["MIN_TIMEOUT_S", "RUN_DEADLINE_ENV", "Breaker", "Deadline", "RetryPolicy", "within_run"]
 
 #: Where a run tells the code in its kernel when its data sources must be done: seconds since
 #: the epoch. The run pipeline sets it a little before the run's own deadline, leaving time to
 #: render the report with whatever could not be measured marked UNKNOWN.
 RUN_DEADLINE_ENV = "SREWORKBOOK_SOURCES_DEADLINE"
+
+#: The shortest timeout :func:`within_run` hands out: a client given 0 s fails with a confusing
+#: error, one given a tenth of a second fails as a timeout, which is what it is.
+MIN_TIMEOUT_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,29 @@ class Deadline:
     def sooner(self, other: Deadline | None) -> Deadline:
         """Whichever of ``self`` and ``other`` comes first."""
         return other if other is not None and other.at < self.at else self
+
+
+def within_run(
+    timeout_s: float,
+    environ: Mapping[str, str] | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    wall: Callable[[], float] = time.time,
+) -> float:
+    """``timeout_s``, cut to what remains of the run's deadline for data sources, if one is set.
+
+    For the clients that do not go through the HTTP edge (pymongo, redis, botocore, the mongo
+    tools' subprocesses): each is built with this as its timeout, so a hanging dependency costs
+    the run what is left of its budget at most, never its own longer default.
+    """
+    import os
+
+    deadline = Deadline.from_environ(
+        os.environ if environ is None else environ, clock=clock, wall=wall
+    )
+    if deadline is None:
+        return timeout_s
+    return max(MIN_TIMEOUT_S, min(timeout_s, deadline.remaining()))
 
 
 class Breaker:

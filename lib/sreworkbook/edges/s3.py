@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from sreworkbook.config import S3Config
 from sreworkbook.edges.http import describe, unparseable, where
+from sreworkbook.edges.retry import within_run
 from sreworkbook.exceptions import (
     MissingFileError,
     ParameterError,
@@ -95,6 +96,7 @@ def make_client(
         from botocore.config import Config
     except ImportError as exc:  # pragma: no cover - boto3 is a dependency
         raise SourceError("boto3 is not installed: pip install boto3", source="s3") from exc
+    timeout_s = within_run(timeout_s)  # a client made late in a run waits what the run has left
     config = Config(connect_timeout=timeout_s, read_timeout=timeout_s, retries={"max_attempts": 3})
     factory = session or boto3.session.Session()
     keys: dict[str, str] = {}
