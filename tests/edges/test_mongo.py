@@ -44,6 +44,25 @@ def test_a_server_that_never_answers_is_a_timeout() -> None:
     assert error.detail == f"MongoDB at 127.0.0.1:{port} unreachable: no answer after 1 s"
 
 
+def test_a_server_still_silent_when_selection_gives_up_is_a_timeout_too() -> None:
+    # The connect timeout outlasts the selection timeout: pymongo says only "No servers found
+    # yet" (the case of a hung server behind a proxy), which is no answer, not a refusal.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        client: MongoClient[dict[str, object]] = MongoClient(
+            f"mongodb://127.0.0.1:{port}/", serverSelectionTimeoutMS=1000, connectTimeoutMS=5000
+        )
+        try:
+            with pytest.raises(PyMongoError) as caught:
+                client.admin.command("ping")
+        finally:
+            client.close()
+    assert "No servers found yet" in str(caught.value)
+    error = mongo_error(caught.value, query="ping")
+    assert isinstance(error, SourceTimeout)
+    assert error.detail == f"MongoDB at 127.0.0.1:{port} unreachable: no answer after 1 s"
+
+
 def test_an_operation_failure_drops_the_full_error_document() -> None:
     raw = OperationFailure(
         "not authorized on tradeai", code=13, details={"ok": 0, "errmsg": "x" * 500}

@@ -3,8 +3,10 @@
 A :class:`CannedServer` is a real ``ThreadingHTTPServer`` on loopback. Each request is answered
 by, in order: the next :class:`Route` in ``queue`` (whatever the path), the first rule whose
 predicate holds, the route of its path in ``routes``, else 404. A route's body may be bytes,
-text, something JSON-able, a recorded file (``fixture=``) or a function of the request. Every
-request is kept in ``seen`` (method, path, query, headers, body).
+text, something JSON-able, a recorded file (``fixture=``) or a function of the request; a route
+may also pass the request on to a real server (``forward=``) or close the connection without a
+word (``close=True``: the server died mid-answer). Every request is kept in ``seen`` (method,
+path, query, headers, body).
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class Route:
     delay_s: float = 0.0
     hang: bool = False
     fixture: Path | None = None  # a recorded payload, served as is
+    forward: str | None = None  # a real server's base URL: its answer, relayed as it came
+    close: bool = False  # no answer: the connection is closed as soon as the request is read
 
     def payload(self, request: Request) -> bytes:
         body = self.fixture.read_bytes() if self.fixture is not None else self.body
@@ -144,6 +148,11 @@ class _Handler(BaseHTTPRequestHandler):
         if route.hang:
             canned.release.wait(30)
             return
+        if route.close:
+            self.close_connection = True
+            return
+        if route.forward is not None:
+            route = _relayed(route.forward, request)
         if route.delay_s:
             time.sleep(route.delay_s)
         body = route.payload(request)
@@ -157,6 +166,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+
+def _relayed(upstream: str, request: Request) -> Route:
+    """``request`` sent on to ``upstream``; its answer as a route (errors included)."""
+    import urllib.error
+    import urllib.request
+
+    hop = {"host", "content-length", "connection", "accept-encoding"}
+    sent = urllib.request.Request(
+        upstream.rstrip("/") + request.target,
+        data=request.body or None,
+        method=request.method,
+        headers={k: v for k, v in request.headers.items() if k.lower() not in hop},
+    )
+    try:
+        with urllib.request.urlopen(sent, timeout=30) as answer:
+            status, body, kind = answer.status, answer.read(), answer.headers.get_content_type()
+    except urllib.error.HTTPError as exc:
+        status, body, kind = exc.code, exc.read(), exc.headers.get_content_type()
+    return Route(status, body, content_type=kind)
 
 
 def start_http(

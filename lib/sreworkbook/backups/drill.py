@@ -38,7 +38,7 @@ from sreworkbook.backups.s3 import download
 from sreworkbook.backups.target import RestorePlan, describe_server, plan_restore
 from sreworkbook.config import BackupsConfig
 from sreworkbook.edges.mongo import mongo_error
-from sreworkbook.exceptions import ArchiveError, ParameterError
+from sreworkbook.exceptions import ArchiveError, ParameterError, SourceTimeout
 from sreworkbook.results import Finding, Status
 
 __all__ = ["PROTECTED_DATABASES", "DrillOptions", "check_scratch", "run_drill", "select_backup"]
@@ -300,7 +300,9 @@ def _own_and_restore(
         existing = client[scratch].list_collection_names()
     except PyMongoError as exc:
         error = mongo_error(exc, query=f"list {scratch}")
-        run.findings.append(Finding(Status.CRIT, "restore target unreachable", str(error)))
+        # Refused: the target is down (a verdict). No answer: nothing was measured.
+        severity = Status.UNKNOWN if isinstance(error, SourceTimeout) else Status.CRIT
+        run.findings.append(Finding(severity, "restore target unreachable", str(error)))
         return _with(result, phases=tuple(run.phases), findings=tuple(run.findings),
                      verification=run.report)  # fmt: skip
     if existing and not options.replace_scratch:

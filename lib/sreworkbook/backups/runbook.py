@@ -24,7 +24,8 @@ from sreworkbook.backups.verification import verify_inventory
 from sreworkbook.config import BackupsConfig, Environment, S3Config
 from sreworkbook.edges.mongo import mongo_problem
 from sreworkbook.edges.retry import within_run
-from sreworkbook.exceptions import ParameterError, WorkbookError
+from sreworkbook.edges.s3 import translate
+from sreworkbook.exceptions import ParameterError, SourceError, SourceTimeout, WorkbookError
 from sreworkbook.results import Conclusion, Finding, RunSummary, Status, worst
 from sreworkbook.timeutil import human_time
 
@@ -162,10 +163,17 @@ def s3_access(environment: Environment, *, environ: Mapping[str, str], client: A
         source = _credential_source(s3)
         client = client or client_for(s3, resolve=lambda v: environment.secret(v, environ))
         client.head_bucket(Bucket=environment.secret(s3.bucket, environ))
+    except SourceError as exc:  # an answer that was not S3's (garbage, a web page)
+        return Step("S3 access", Status.UNKNOWN, exc.detail, {"s3_reachable": 0.0})
     except WorkbookError as exc:
         return Step("S3 access", Status.CRIT, str(exc), {"s3_reachable": 0.0})
-    except (BotoCoreError, ClientError) as exc:  # translated into words here, at the edge
+    except ClientError as exc:  # S3 answered no: a verdict, in words
         return Step("S3 access", Status.CRIT, _boto_words(exc), {"s3_reachable": 0.0})
+    except BotoCoreError as exc:  # refused or reset: down (CRIT); no answer: not measured
+        error = translate(exc, query=f"s3://{s3.bucket}")
+        status = Status.UNKNOWN if isinstance(error, SourceTimeout) else Status.CRIT
+        said = error.detail if isinstance(error, SourceError) else str(error)
+        return Step("S3 access", status, said, {"s3_reachable": 0.0})
     where = s3.endpoint_url or "AWS"
     return Step(
         "S3 access",

@@ -16,6 +16,7 @@ __all__ = ["mongo_error", "mongo_problem"]
 
 _SERVER = re.compile(r"^(?P<host>\[?[\w.\-:]+\]?:\d+): (?P<reason>.+?)(?: \(configured timeouts|$)")
 _TIMEOUT = re.compile(r"Timeout: (?P<s>[\d.]+)s")
+_DESCRIBED = re.compile(r"ServerDescription \('(?P<host>[^']+)', (?P<port>\d+)\)")
 _REASONS = (
     ("refused", "connection refused"),
     ("reset", "connection reset"),
@@ -42,9 +43,16 @@ def mongo_problem(exc: BaseException) -> tuple[str, bool]:
     if isinstance(exc, ServerSelectionTimeoutError):
         head = text.split(", Timeout: ")[0].split(", Topology Description:")[0]
         first = _SERVER.match(head.split(",")[0].strip())
+        described = _DESCRIBED.search(text)
         host = first.group("host") if first else ""
+        if not host and described:
+            host = f"{described.group('host')}:{described.group('port')}"
         lowered = head.lower()
-        reason = next((said for word, said in _REASONS if word in lowered), "no server available")
+        # "No servers found yet": the server took the connection and said nothing before the
+        # selection timeout (a hung server, a black-holing proxy) — no answer, not a refusal.
+        silent = "no servers found yet" in lowered
+        default = "no answer" if silent else "no server available"
+        reason = next((said for word, said in _REASONS if word in lowered), default)
         waited = _TIMEOUT.search(text)
         after = f" after {float(waited.group('s')):g} s" if waited else ""
         where = f"MongoDB at {host}" if host else "MongoDB"

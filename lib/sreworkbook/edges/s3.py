@@ -78,6 +78,10 @@ def parse_s3_url(url: str, *, key: str | None = None) -> tuple[str, str]:
     return parts.netloc, parts.path.lstrip("/")
 
 
+#: Tries per S3 call (the first and two retries, botocore's standard mode) when time allows.
+_ATTEMPTS = 3
+
+
 def make_client(
     *,
     endpoint_url: str | None = None,
@@ -96,8 +100,16 @@ def make_client(
         from botocore.config import Config
     except ImportError as exc:  # pragma: no cover - boto3 is a dependency
         raise SourceError("boto3 is not installed: pip install boto3", source="s3") from exc
-    timeout_s = within_run(timeout_s)  # a client made late in a run waits what the run has left
-    config = Config(connect_timeout=timeout_s, read_timeout=timeout_s, retries={"max_attempts": 3})
+    # A client made late in a run waits what the run has left, tries included: three tries of
+    # ``timeout_s`` each when the run has time for them, fewer when it has not, at least one.
+    left = within_run(float("inf"))
+    timeout_s = min(timeout_s, left)
+    attempts = _ATTEMPTS if left == float("inf") else max(1, min(_ATTEMPTS, int(left // timeout_s)))
+    config = Config(
+        connect_timeout=timeout_s,
+        read_timeout=timeout_s,
+        retries={"total_max_attempts": attempts, "mode": "standard"},
+    )
     factory = session or boto3.session.Session()
     keys: dict[str, str] = {}
     if access_key_id and secret_access_key:
