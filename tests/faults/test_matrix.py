@@ -157,7 +157,18 @@ TABLE: list[Row] = [
     *_rows("health_inspection", "api", {f"{DIES}2": "CRIT"}),
     *_rows("metrics_dashboard", "prometheus", {f"{DIES}10": "UNKNOWN"}),
     *_rows("alert_tuning", "prometheus", {f"{DIES}3": "UNKNOWN"}),
+    # The receivers: a scheduled health inspection (notify_on: always) whose Slack webhook or
+    # SMTP server is sick. The run's verdict is the run's; the failed delivery is recorded in
+    # the scheduler's history, naming the channel, and costs a bounded wait.
+    *_rows("health_inspection", "slack", {
+        "refused": "BASELINE", "hang": "BASELINE", "http-500": "BASELINE",
+        "http-429": "BASELINE",
+    }),
+    *_rows("health_inspection", "smtp", {"refused": "BASELINE", "hang": "BASELINE"}),
 ]  # fmt: skip
+
+#: Dependencies a notebook does not call: the scheduler notifies them after the run.
+_RECEIVERS = {"slack": "slack", "smtp": "email"}
 
 #: Parameters of every run of a notebook (alert tuning over two days, not thirty; the drill
 #: verifies only what it restores).
@@ -176,6 +187,8 @@ _PORT = {
     "mongodb": "mongodb",
     "prometheus": "prometheus",
     "s3": "s3",
+    "slack": "slack",
+    "smtp": "smtp",
 }
 
 
@@ -187,6 +200,15 @@ def _override(dependency: str, address: str) -> dict[str, Any]:
         "mongodb": {"mongodb": {"uri": f"mongodb://{address}/"}},
         "prometheus": {"prometheus": {"url": f"http://{address}"}},
         "s3": {"backups": {"s3": {"endpoint_url": f"http://{address}"}}},
+        "slack": {"notifications": {"slack": {"webhook_url": f"http://{address}/services/x"}}},
+        "smtp": {
+            "notifications": {
+                "email": {
+                    "smtp_host": address.rsplit(":", 1)[0],
+                    "smtp_port": int(address.rsplit(":", 1)[1]),
+                }
+            }
+        },
     }[dependency]
 
 
@@ -229,13 +251,37 @@ def _deadline(notebook: str) -> int:
     return _DEADLINES.get(notebook, DEADLINE_S)
 
 
-def _run(notebook: str, env_file: Path, outputs: Path) -> tuple[int, float, str]:
+def _command(row: Row, env_file: Path) -> list[str]:
+    """``sreworkbook run`` for the row; ``schedule run`` of a one-job schedule for receivers."""
+    if row.dependency not in _RECEIVERS:
+        return [
+            "run",
+            row.notebook,
+            "--env",
+            str(env_file),
+            "--deadline",
+            str(_deadline(row.notebook)),
+            "-q",
+            *_PARAMETERS.get(row.notebook, []),
+        ]
+    schedule = env_file.with_suffix(".schedule.yaml")
+    job = {
+        "name": "notify-check",
+        "notebook": row.notebook,
+        "cron": "0 0 1 1 *",
+        "timeout_s": _deadline(row.notebook),
+        "notify_on": ["always"],
+    }
+    schedule.write_text(yaml.safe_dump({"jobs": [job]}), encoding="utf-8")
+    return ["schedule", "--schedule", str(schedule), "run", "notify-check", "--env", str(env_file)]
+
+
+def _run(row: Row, env_file: Path, outputs: Path) -> tuple[int, float, str]:
     began = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-m", "sreworkbook", "--root", str(ROOT), "--outputs", str(outputs),
-         "run", notebook, "--env", str(env_file), "--deadline", str(_deadline(notebook)), "-q",
-         *_PARAMETERS.get(notebook, [])],
-        capture_output=True, text=True, timeout=_deadline(notebook) + 120, check=False,
+         *_command(row, env_file)],
+        capture_output=True, text=True, timeout=_deadline(row.notebook) + 120, check=False,
         env={**os.environ, "SWB_FAULT_CANARY": CANARY},
     )  # fmt: skip
     return done.returncode, time.monotonic() - began, done.stdout + done.stderr
@@ -303,7 +349,7 @@ def matrix(
         def one(job: tuple[Row, Path, CannedServer | None]) -> Result:
             row, env, server = job
             outputs = folder / "outputs" / row.id
-            code, took, said = _run(row.notebook, env, outputs)
+            code, took, said = _run(row, env, outputs)
             seen = len(server.seen) if server is not None else None
             return Result(row, code, took, outputs, said, seen)
 
@@ -343,6 +389,8 @@ def _address(sandbox: Any, dependency: str) -> str:
         "mongodb": env.mongodb.uri,
         "prometheus": env.prometheus.url,
         "s3": env.backups.s3.endpoint_url,
+        "slack": env.notifications.slack.webhook_url,
+        "smtp": f"smtp://{env.notifications.email.smtp_host}:{env.notifications.email.smtp_port}",
     }[dependency]
     return url.split("://", 1)[1].split("/", 1)[0]
 
@@ -374,6 +422,11 @@ def test_row(matrix: dict[str, Result], row: Row) -> None:
     if result.requests is not None:
         bound = GIVE_UP_BOUND + (_dies_after(row.fault) or 0)
         assert result.requests <= bound, f"{row.id}: {result.requests} requests"
+    if row.dependency in _RECEIVERS:
+        history = (result.outputs / "schedule" / "history.jsonl").read_text().splitlines()
+        failed = [json.loads(x) for x in history if '"notify-failed"' in x]
+        assert len(failed) == 1, f"{row.id}: {history}"
+        assert failed[0]["error"].startswith(_RECEIVERS[row.dependency]), failed[0]
 
 
 def test_the_healthy_baselines_are_verdicts(matrix: dict[str, Result]) -> None:

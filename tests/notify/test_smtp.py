@@ -3,9 +3,12 @@ login, attachments, and which failures are retried."""
 
 from __future__ import annotations
 
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
+from sreworkbook.edges.retry import RetryPolicy
 from sreworkbook.notify import EmailNotifier, Notification, email_message
 from sreworkbook.sandbox.receivers import SMTPSink
 from support.tls import make_certificate
@@ -203,6 +206,20 @@ def test_email_server_down_is_a_failed_delivery(message: Notification) -> None:
     assert delivery.detail == (
         f"cannot connect to 127.0.0.1:{port} (ConnectionRefusedError); gave up after 2 attempts"
     )
+
+
+def test_a_server_that_never_answers_costs_one_send_deadline(message: Notification) -> None:
+    # A server taking the connection and never greeting (a hung MTA, a black-holing proxy):
+    # timeouts are retried, but within the send's deadline, not four full timeouts.
+    policy = RetryPolicy(timeout_s=2.0, retries=3, backoff_s=0.2, jitter=0.0, deadline_s=3.0)
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        began = time.monotonic()
+        delivery = mailer(silent.getsockname()[1], starttls=False, policy=policy).send(message)
+        took = time.monotonic() - began
+    assert not delivery.ok and delivery.attempts == 2  # 2 s, then the 0.8 s left after 0.2 s
+    assert 2.5 < took < 3.5
+    assert "no answer from 127.0.0.1:" in delivery.detail
+    assert delivery.detail.endswith("gave up after 2 attempts")
 
 
 def test_email_message_is_built_without_a_server(message: Notification) -> None:

@@ -4,6 +4,8 @@ The report is linked in both parts and attached when a local copy is given and s
 ``max_attachment_bytes`` (5 MB). Transient SMTP failures (connection errors, timeouts, 4xx
 replies) are retried with backoff; 5xx replies and TLS or login failures are final. A server
 that does not offer STARTTLS when it was asked for is a failure, never a silent downgrade.
+One send takes at most the policy's ``deadline_s`` (60 s by default) with its retries: a server
+that takes the connection and never answers costs a scheduled job a minute, not four timeouts.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Protocol
 
-from sreworkbook.edges.retry import RetryPolicy
+from sreworkbook.edges.retry import MIN_TIMEOUT_S, Deadline, RetryPolicy
 from sreworkbook.exceptions import SecretError
 from sreworkbook.notify.message import (
     NOTIFY_POLICY,
@@ -42,6 +44,8 @@ __all__ = [
 ]
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+#: How long one send may take, retries included, when the policy sets no ``deadline_s``.
+SEND_DEADLINE_S = 60.0
 
 
 class SMTPFactory(Protocol):
@@ -249,14 +253,18 @@ class EmailNotifier:
         )
         attempts, waited = 0, 0.0
         last: _Final | None = None
+        deadline = Deadline.after(self.policy.deadline_s or SEND_DEADLINE_S)
         for attempt in range(self.policy.retries + 1):
             if attempt:
                 wait = self.policy.backoff(attempt, self._draw())
+                if wait + MIN_TIMEOUT_S >= deadline.remaining():
+                    break  # no time left for another try
                 self._sleep(wait)
                 waited += wait
             attempts += 1
+            timeout_s = max(MIN_TIMEOUT_S, min(self.policy.timeout_s, deadline.remaining()))
             try:
-                refused = self._deliver(host, username, password, mail)
+                refused = self._deliver(host, username, password, mail, timeout_s)
             except _Transient as exc:
                 last = exc
                 continue
@@ -278,7 +286,12 @@ class EmailNotifier:
         return Delivery(self.name, False, attempts, exc.code, scrubber.scrub(exc.detail), waited)
 
     def _deliver(
-        self, host: str, username: str | None, password: str | None, mail: EmailMessage
+        self,
+        host: str,
+        username: str | None,
+        password: str | None,
+        mail: EmailMessage,
+        timeout_s: float,
     ) -> dict[str, tuple[int, bytes]]:
         """One SMTP session; failures mapped to :class:`_Transient` or :class:`_Final`."""
         where = f"{host}:{self.smtp_port}"
@@ -288,7 +301,7 @@ class EmailNotifier:
             smtp = self._factory(
                 host,
                 self.smtp_port,
-                timeout=self.policy.timeout_s,
+                timeout=timeout_s,
                 tls_context=context if self.implicit_tls else None,
             )
             sent = False
@@ -321,7 +334,9 @@ class EmailNotifier:
         except smtplib.SMTPResponseException as exc:
             kind = _Transient if 400 <= exc.smtp_code < 500 or exc.smtp_code < 0 else _Final
             raise kind(f"{where} answered {_reply(exc)}", exc.smtp_code) from None
-        except smtplib.SMTPServerDisconnected:
+        except smtplib.SMTPServerDisconnected as exc:
+            if isinstance(exc.__context__, TimeoutError):  # smtplib's words for a read timeout
+                raise _Transient(f"no answer from {where} within {timeout_s:.3g} s") from None
             raise _Transient(f"{where} closed the connection") from None
         except smtplib.SMTPException as exc:  # smtplib's own words, e.g. no usable AUTH method
             raise _Final(f"{where}: {exc}") from None
@@ -329,6 +344,6 @@ class EmailNotifier:
             reason = getattr(exc, "verify_message", None) or exc.reason or type(exc).__name__
             raise _Final(f"TLS with {where} failed: {reason}") from None
         except TimeoutError:
-            raise _Transient(f"no answer from {where} within {self.policy.timeout_s:g} s") from None
+            raise _Transient(f"no answer from {where} within {timeout_s:.3g} s") from None
         except OSError as exc:  # refused, reset, unreachable (SMTPException is an OSError too)
             raise _Transient(f"cannot connect to {where} ({type(exc).__name__})") from None

@@ -277,13 +277,16 @@ class SubprocessRunner:
             url = self.report_base_url.rstrip("/") + "/" + target
         else:
             url = (self.outputs / target).resolve().as_uri()
+        # The environment the job ran on, as given (a name under parameters/ or a file): the
+        # summary holds only its `name:`, which need not be a file's name.
+        ran_on = self.env_override or job.env
         try:
-            notifiers = self.channels(summary.env)
+            notifiers = self.channels(ran_on)
         except WorkbookError as exc:  # the environment cannot be read any more
             files.record("notify-failed", job=job.name, at=self._now(), error=str(exc))
             return
         if not notifiers:
-            error = f"environment {summary.env} configures no notification channel"
+            error = f"environment {ran_on} configures no notification channel"
             files.record("notify-failed", job=job.name, at=self._now(), error=error)
             return
         from sreworkbook.notify import Notification, notify_all  # HTTP and SMTP: when sending
