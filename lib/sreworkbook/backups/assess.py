@@ -18,7 +18,7 @@ from typing import Any
 from sreworkbook.backups.drill import DrillOptions, run_drill, select_backup
 from sreworkbook.backups.drill_report import DrillResult
 from sreworkbook.backups.engines import Engine, make_engine, open_client
-from sreworkbook.backups.inventory import Inventory, PolicyReport, collect, evaluate_policy
+from sreworkbook.backups.inventory import Inventory, PolicyReport, collect, policy_for
 from sreworkbook.backups.s3 import client_for
 from sreworkbook.backups.verification import (
     BackupVerification,
@@ -165,14 +165,8 @@ def assess_backups(
         )
     else:
         verification = _drilled_only(result)
-    policy = evaluate_policy(
-        inventory.objects,
-        now=now,
-        rpo_hours=config.rpo_hours,
-        local_retention_days=config.local_retention_days,
-        s3_retention_days=config.s3_retention_days,
-        tiers=tiers,
-        bad=verification.bad_names(),
+    policy = policy_for(
+        config, inventory.objects, now=now, tiers=tiers, bad=verification.bad_names()
     )
     return BackupAssessment(config, inventory, listing, policy, verification, result, now)
 

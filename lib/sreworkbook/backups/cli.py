@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sreworkbook.backups.archive import verify_archive
-from sreworkbook.backups.inventory import Tier, collect, evaluate_policy
+from sreworkbook.backups.inventory import Tier, collect, policy_for
 from sreworkbook.backups.manifest import load_manifest, verify_cached
 from sreworkbook.backups.report import ArchiveReport, Verdict
 from sreworkbook.backups.s3 import client_for, make_client, open_object
@@ -154,15 +154,7 @@ def list_command(
         o.name for o in inventory.objects if verdicts.get(o.location, Verdict.OK) is not Verdict.OK
     }
     now = dt.datetime.now(dt.UTC)
-    policy = evaluate_policy(
-        inventory.objects,
-        now=now,
-        rpo_hours=config.rpo_hours,
-        local_retention_days=config.local_retention_days,
-        s3_retention_days=config.s3_retention_days,
-        tiers=tiers,
-        bad=bad,
-    )
+    policy = policy_for(config, inventory.objects, now=now, tiers=tiers, bad=bad)
     findings = (*problems, *policy.findings)
     status = max((policy.status, *(f.severity for f in problems)), key=lambda s: s.rank)
     if args.json:

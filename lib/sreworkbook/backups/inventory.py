@@ -34,6 +34,7 @@ __all__ = [
     "list_local",
     "list_s3",
     "parse_timestamp",
+    "policy_for",
 ]
 
 DEFAULT_PATTERN = r"tradeai_backup_(\d{8})_(\d{6})\.(?:tar|archive)\.gz"
@@ -268,6 +269,26 @@ def evaluate_policy(
     status = worst((f.severity for f in findings), default=Status.OK)
     return PolicyReport(
         status, tuple(findings), newest, age_h, rpo_hours, missing, too_old, gaps, anomalies
+    )
+
+
+def policy_for(
+    config: BackupsConfig,
+    objects: Iterable[BackupObject],
+    *,
+    now: dt.datetime,
+    tiers: Collection[Tier] | None = None,
+    bad: Collection[str] = frozenset(),
+) -> PolicyReport:
+    """:func:`evaluate_policy` with the RPO and retentions of an environment's ``backups:``."""
+    return evaluate_policy(
+        objects,
+        now=now,
+        rpo_hours=config.rpo_hours,
+        local_retention_days=config.local_retention_days,
+        s3_retention_days=config.s3_retention_days,
+        tiers=tiers,
+        bad=bad,
     )
 
 
