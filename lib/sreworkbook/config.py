@@ -3,6 +3,9 @@
 One YAML file per environment under ``parameters/``. Validation is strict (unknown keys are
 errors) and every error names the file and the dotted key. Values that hold credentials are
 ``${ENV_VAR}`` references, resolved only by :meth:`Environment.secret` at connection time.
+
+Over 500 lines on purpose: it is the one schema of a parameter file, every section's model
+beside the :class:`Environment` that holds it and the loader that validates it.
 """
 
 from __future__ import annotations
