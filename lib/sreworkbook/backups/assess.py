@@ -18,7 +18,13 @@ from typing import Any
 from sreworkbook.backups.drill import DrillOptions, run_drill, select_backup
 from sreworkbook.backups.drill_report import DrillResult
 from sreworkbook.backups.engines import Engine, make_engine, open_client
-from sreworkbook.backups.inventory import Inventory, PolicyReport, collect, policy_for
+from sreworkbook.backups.inventory import (
+    Inventory,
+    PolicyReport,
+    backups_section,
+    collect,
+    policy_for,
+)
 from sreworkbook.backups.s3 import client_for
 from sreworkbook.backups.verification import (
     BackupVerification,
@@ -140,9 +146,7 @@ def assess_backups(
     here, at connection time). Bad input (no ``backups`` or ``mongodb`` section, an unknown
     engine or backup name) raises :class:`ParameterError`.
     """
-    config = environment.backups
-    if config is None:
-        raise ParameterError("no backups section", source=environment.source_file, key="backups")
+    config = backups_section(environment)
 
     def resolve(value: str) -> str:
         return environment.secret(value, environ)

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sreworkbook.backups.archive import verify_archive
-from sreworkbook.backups.inventory import Tier, collect, policy_for
+from sreworkbook.backups.inventory import Tier, backups_section, collect, policy_for
 from sreworkbook.backups.manifest import load_manifest, verify_cached
 from sreworkbook.backups.report import ArchiveReport, Verdict
 from sreworkbook.backups.s3 import client_for, make_client, open_object
 from sreworkbook.backups.take import DUMP_ENGINES, TakeResult, take_backup
 from sreworkbook.config import Environment, load_environment
-from sreworkbook.exceptions import MissingFileError, ParameterError
+from sreworkbook.exceptions import MissingFileError
 from sreworkbook.results import RunSummary, Status
 
 __all__ = ["EXIT_BAD_INPUT", "list_command", "register", "take_command", "verify_command"]
@@ -139,9 +139,7 @@ def list_command(
     """The inventory of ``--env``'s backups, with freshness, retention and size findings."""
     out = out or sys.stdout
     env = load_environment(args.env, root=root)
-    if env.backups is None:
-        raise ParameterError("no backups section", source=env.source_file, key="backups")
-    config = env.backups
+    config = backups_section(env)
     inventory, problems, tiers = collect(
         config, root=root, resolve=lambda value: env.secret(value, os.environ)
     )

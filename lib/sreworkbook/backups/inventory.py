@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sreworkbook.backups.s3 import client_for, list_objects
-from sreworkbook.config import BackupsConfig
+from sreworkbook.config import BackupsConfig, Environment
 from sreworkbook.exceptions import MissingFileError, ParameterError, WorkbookError
 from sreworkbook.results import Finding, Status, worst
 
@@ -29,6 +29,7 @@ __all__ = [
     "PolicyReport",
     "SizeAnomaly",
     "Tier",
+    "backups_section",
     "collect",
     "evaluate_policy",
     "list_local",
@@ -337,6 +338,14 @@ def _size_anomalies(
         if median > 0 and abs(o.size - median) / median > change:
             out.append(SizeAnomaly(o, median, (o.size - median) / median))
     return out
+
+
+def backups_section(environment: Environment) -> BackupsConfig:
+    """The environment's ``backups:`` section; :class:`ParameterError` naming the file when it
+    has none."""
+    if environment.backups is None:
+        raise ParameterError("no backups section", source=environment.source_file, key="backups")
+    return environment.backups
 
 
 def collect(
