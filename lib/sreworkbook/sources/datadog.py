@@ -303,10 +303,7 @@ class DatadogBackend(HttpBackend):
     def _answer(self, reply: Reply, query: str) -> dict[str, Any]:
         """The answer's body, or the error it carries (a refused key, a bad query)."""
         status = reply.status
-        try:
-            body = reply.json(parse_float=Decimal)
-        except ValueError:
-            body = None
+        body = reply.json_object(parse_float=Decimal)
         if status == 200 and isinstance(body, dict) and body.get("status") != "error":
             return body
         said: Any = (body.get("errors") or body.get("error")) if isinstance(body, dict) else None

@@ -336,10 +336,7 @@ class NewRelicBackend(HttpBackend):
     def _answer(self, reply: Reply, nrql: str) -> list[dict[str, Any]]:
         """The results of an answer, or the error it carries (GraphQL's come with HTTP 200)."""
         status = reply.status
-        try:
-            body = reply.json(parse_float=Decimal)
-        except ValueError:
-            body = None
+        body = reply.json_object(parse_float=Decimal)
         errors = body.get("errors") if isinstance(body, dict) else None
         if status == 200 and isinstance(body, dict) and not errors:
             try:
