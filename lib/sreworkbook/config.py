@@ -11,7 +11,7 @@ beside the :class:`Environment` that holds it and the loader that validates it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -418,6 +418,14 @@ class Environment(_Model):
     def secret(self, value: str, environ: Mapping[str, str], *, key: str | None = None) -> str:
         """``value`` with its ``${ENV}`` references resolved: call only to connect."""
         return resolve(value, environ, key=key)
+
+    def resolver(self, environ: Mapping[str, str]) -> Callable[[str], str]:
+        """:meth:`secret` over ``environ``, for the helpers that take a ``resolve`` function."""
+
+        def resolve_one(value: str) -> str:
+            return self.secret(value, environ)
+
+        return resolve_one
 
     def secret_references(self) -> list[str]:
         """Every environment variable this environment refers to."""

@@ -148,8 +148,7 @@ def assess_backups(
     """
     config = backups_section(environment)
 
-    def resolve(value: str) -> str:
-        return environment.secret(value, environ)
+    resolve = environment.resolver(environ)
 
     if s3_client is None and config.s3 is not None:
         s3_client = client_for(config.s3, resolve=resolve)

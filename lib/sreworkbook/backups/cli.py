@@ -86,7 +86,7 @@ def _s3_client(args: argparse.Namespace, root: Path) -> Any:
     s3 = env.backups.s3 if env.backups else None
     if s3 is None:
         return make_client()
-    return client_for(s3, resolve=lambda value: env.secret(value, os.environ))
+    return client_for(s3, resolve=env.resolver(os.environ))
 
 
 def verify_command(
@@ -140,9 +140,7 @@ def list_command(
     out = out or sys.stdout
     env = load_environment(args.env, root=root)
     config = backups_section(env)
-    inventory, problems, tiers = collect(
-        config, root=root, resolve=lambda value: env.secret(value, os.environ)
-    )
+    inventory, problems, tiers = collect(config, root=root, resolve=env.resolver(os.environ))
     verdicts = {  # local copies verified before: their manifests say how they fared
         o.location: manifest.report.verdict
         for o in inventory.objects

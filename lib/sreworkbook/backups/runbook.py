@@ -85,8 +85,7 @@ def last_good_backup(
     """The newest copy that verifies, per tier, against the RPO; and the inventory."""
     config = backups_section(environment)
 
-    def resolve(value: str) -> str:
-        return environment.secret(value, environ)
+    resolve = environment.resolver(environ)
 
     if s3_client is None and config.s3 is not None:
         s3_client = client_for(config.s3, resolve=resolve)
@@ -124,7 +123,7 @@ def disk_space(
 ) -> Step:
     """Free space where the nightly job writes: room for at least three more backups."""
     config = backups_section(environment)
-    folder = _local_dir(config, root, lambda v: environment.secret(v, environ))
+    folder = _local_dir(config, root, environment.resolver(environ))
     if folder is None:
         return Step("disk space", Status.SKIPPED, "no local backup folder configured")
     probe = folder if folder.exists() else next((p for p in folder.parents if p.exists()), folder)
@@ -154,7 +153,7 @@ def s3_access(environment: Environment, *, environ: Mapping[str, str], client: A
 
     try:
         source = _credential_source(s3)
-        client = client or client_for(s3, resolve=lambda v: environment.secret(v, environ))
+        client = client or client_for(s3, resolve=environment.resolver(environ))
         client.head_bucket(Bucket=environment.secret(s3.bucket, environ))
     except WorkbookError as exc:
         return Step("S3 access", Status.CRIT, str(exc), {"s3_reachable": 0.0})

@@ -240,8 +240,7 @@ def take_backup(
             "no mongodb section: nothing to back up", source=environment.source_file, key="mongodb"
         )
 
-    def resolve(value: str) -> str:
-        return environment.secret(value, environ)
+    resolve = environment.resolver(environ)
 
     name = backup_name(mongodb.database, now)
     if parse_timestamp(name, config.name_pattern) is None:
