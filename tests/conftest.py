@@ -30,7 +30,7 @@ from sreworkbook.config import Environment, load_environment
 from sreworkbook.sandbox import SandboxState, down, up
 from support.ci import IN_CI, ROOT, unavailable
 from support.http import CannedServer, Route, start_http
-from support.net import free_port
+from support.net import free_port, free_ports
 
 SANDBOX_CACHE = ROOT / ".sandbox" / "test-cache"
 _PORT_NAMES = (
@@ -76,19 +76,6 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 def sandbox_ports(cache: Path, stack: contextlib.ExitStack) -> dict[str, int]:
     """Free loopback ports, one per component.
 
@@ -108,10 +95,10 @@ def sandbox_ports(cache: Path, stack: contextlib.ExitStack) -> dict[str, int]:
             ports = {k: int(v) for k, v in json.loads(remembered.read_text()).items()}
             if set(ports) == set(_PORT_NAMES) and all(_port_free(p) for p in ports.values()):
                 return ports
-        ports = dict(zip(_PORT_NAMES, _free_ports(len(_PORT_NAMES)), strict=True))
+        ports = dict(zip(_PORT_NAMES, free_ports(len(_PORT_NAMES)), strict=True))
         remembered.write_text(json.dumps(ports))
         return ports
-    return dict(zip(_PORT_NAMES, _free_ports(len(_PORT_NAMES)), strict=True))
+    return dict(zip(_PORT_NAMES, free_ports(len(_PORT_NAMES)), strict=True))
 
 
 def write_sandbox_env(path: Path, data_dir: Path, ports: dict[str, int]) -> Path:

@@ -98,6 +98,10 @@ def test_secrets_resolve_only_on_demand(tmp_path: Path) -> None:
     assert uri == "mongodb://u:pw@h/"
     with pytest.raises(SecretError, match="MONGO_URI is not set \\(used by mongodb.uri\\)"):
         env.secret(env.mongodb.uri, {}, key="mongodb.uri")
+    resolve = env.resolver({"MONGO_URI": "mongodb://h/"})  # the same, as a resolve function
+    assert resolve(env.mongodb.uri) == "mongodb://h/" and resolve("plain") == "plain"
+    with pytest.raises(SecretError, match="MONGO_URI is not set"):
+        env.resolver({})(env.mongodb.uri)
 
 
 def test_masked_hides_literal_passwords(tmp_path: Path) -> None:

@@ -3,12 +3,15 @@
 One YAML file per environment under ``parameters/``. Validation is strict (unknown keys are
 errors) and every error names the file and the dotted key. Values that hold credentials are
 ``${ENV_VAR}`` references, resolved only by :meth:`Environment.secret` at connection time.
+
+Over 500 lines on purpose: it is the one schema of a parameter file, every section's model
+beside the :class:`Environment` that holds it and the loader that validates it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -415,6 +418,14 @@ class Environment(_Model):
     def secret(self, value: str, environ: Mapping[str, str], *, key: str | None = None) -> str:
         """``value`` with its ``${ENV}`` references resolved: call only to connect."""
         return resolve(value, environ, key=key)
+
+    def resolver(self, environ: Mapping[str, str]) -> Callable[[str], str]:
+        """:meth:`secret` over ``environ``, for the helpers that take a ``resolve`` function."""
+
+        def resolve_one(value: str) -> str:
+            return self.secret(value, environ)
+
+        return resolve_one
 
     def secret_references(self) -> list[str]:
         """Every environment variable this environment refers to."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,6 +90,12 @@ def line_points(
         xs += [_ns_time(int(x)) for x in part_t[chosen]]
         ys += [float(f"{y:.6g}") for y in part_v[chosen]]  # what a chart shows, not 17 digits
     return xs, ys
+
+
+def _gapped_line(times: pd.Series, values: pd.Series, **style: Any) -> go.Scatter:
+    """One series as a line (thinned by :func:`line_points`) that breaks where samples stop."""
+    xs, ys = line_points(times, values)
+    return go.Scatter(x=xs, y=ys, mode="lines", connectgaps=False, **style)
 
 
 def _ns_time(ns: int) -> str:
@@ -194,26 +201,20 @@ def timeseries(
     """Lines per ``series`` of a tidy frame; the previous period dotted, shifted onto this one."""
     fig = go.Figure()
     for name, part in frame.groupby("series", sort=True):
-        xs, ys = line_points(part["timestamp"], part["value"])
         fig.add_trace(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines",
-                connectgaps=False,
+            _gapped_line(
+                part["timestamp"],
+                part["value"],
                 name=str(name),
                 hovertemplate="%{x}<br>%{y:,.2f} " + unit + "<extra>" + str(name) + "</extra>",
             )
         )
     if previous is not None and not previous.empty and shift is not None:
         for name, part in previous.groupby("series", sort=True):
-            xs, ys = line_points(part["timestamp"] + shift, part["value"])
             fig.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    mode="lines",
-                    connectgaps=False,
+                _gapped_line(
+                    part["timestamp"] + shift,
+                    part["value"],
                     name=f"{name} (previous period)",
                     line={"dash": "dot", "color": "#8c959f"},
                 )

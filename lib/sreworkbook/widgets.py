@@ -32,6 +32,23 @@ def environment_names(root: Path) -> list[str]:
     return sorted(p.stem for p in (root / "parameters").glob("*.yaml") if p.stem not in skip)
 
 
+def _redrawn(
+    hint: str, draw: Callable[[], None]
+) -> tuple[widgets.Output, Callable[[object], None]]:
+    """An output area that shows ``hint`` until a control changes, and the callback that
+    then clears it and calls ``draw`` inside it."""
+    out = widgets.Output()
+    with out:
+        display(widgets.HTML(f"<i>{hint}</i>"))
+
+    def redraw(_: object = None) -> None:
+        out.clear_output(wait=True)
+        with out:
+            draw()
+
+    return out, redraw
+
+
 def dashboard_explorer(
     root: Path,
     *,
@@ -59,31 +76,25 @@ def dashboard_explorer(
         "<small>The route picks the route charts (p95 and 5xx per minute of that route); "
         "response time and error rate are for the whole service.</small>"
     )
-    out = widgets.Output()
-    with out:
-        display(widgets.HTML("<i>Change the window, route or environment to redraw here.</i>"))
 
-    def redraw(_: object = None) -> None:
-        out.clear_output(wait=True)
-        with out:
-            try:
-                environment = load_environment(env_picker.value, root=root)
-                backend = dashboard.backend_for(environment, environ)
-                span = dashboard.resolve_window(
-                    start="", end="", window=window_picker.value, step="auto", now=now()
+    def draw() -> None:
+        try:
+            environment = load_environment(env_picker.value, root=root)
+            backend = dashboard.backend_for(environment, environ)
+            span = dashboard.resolve_window(
+                start="", end="", window=window_picker.value, step="auto", now=now()
+            )
+            data = dashboard.load_dashboard(backend, span, slos=environment.slos)
+            route = None if route_picker.value == "all" else route_picker.value
+            shown = ("latency", "error_rate", "route_p95", "route_errors")
+            for name in shown:
+                display(
+                    view.panel_figure(data, name, thresholds=environment.thresholds, route=route)
                 )
-                data = dashboard.load_dashboard(backend, span, slos=environment.slos)
-                route = None if route_picker.value == "all" else route_picker.value
-                shown = ("latency", "error_rate", "route_p95", "route_errors")
-                for name in shown:
-                    display(
-                        view.panel_figure(
-                            data, name, thresholds=environment.thresholds, route=route
-                        )
-                    )
-            except WorkbookError as exc:
-                display(widgets.HTML(f"<b>Cannot redraw:</b> {exc}"))
+        except WorkbookError as exc:
+            display(widgets.HTML(f"<b>Cannot redraw:</b> {exc}"))
 
+    out, redraw = _redrawn("Change the window, route or environment to redraw here.", draw)
     for picker in (env_picker, window_picker, route_picker):
         picker.observe(redraw, names="value")
     return widgets.VBox([widgets.HBox([env_picker, route_picker]), drives, window_picker, out])
@@ -110,34 +121,30 @@ def log_explorer(
     level = widgets.Dropdown(options=["any", *LEVELS], value="any", description="Level")
     text = widgets.Text(description="Text", placeholder="any text", continuous_update=False)
     cid = widgets.Text(description="Request", placeholder="correlation ID", continuous_update=False)
-    out = widgets.Output()
-    with out:
-        display(widgets.HTML("<i>Change a control to search the logs here.</i>"))
 
-    def redraw(_: object = None) -> None:
-        out.clear_output(wait=True)
-        with out:
-            if found.store is None:
-                display(widgets.HTML(f"<b>No logs to search:</b> {found.problem}"))
+    def draw() -> None:
+        if found.store is None:
+            display(widgets.HTML(f"<b>No logs to search:</b> {found.problem}"))
+            return
+        start, end = found.focus.start, found.focus.end
+        if window.value != "focus":
+            end = now()
+            start = end - timedelta(seconds=parse_duration(window.value, name="window"))
+        try:
+            if cid.value.strip():
+                traced = trace(found.store, cid.value, start=start, end=end)
+                display(widgets.HTML(incident_view.trace_table(traced)))
                 return
-            start, end = found.focus.start, found.focus.end
-            if window.value != "focus":
-                end = now()
-                start = end - timedelta(seconds=parse_duration(window.value, name="window"))
-            try:
-                if cid.value.strip():
-                    traced = trace(found.store, cid.value, start=start, end=end)
-                    display(widgets.HTML(incident_view.trace_table(traced)))
-                    return
-                levels = frozenset() if level.value == "any" else frozenset({level.value})
-                lines, counts, label = search(
-                    found.store, start, end, levels=levels, text=text.value.strip()
-                )
-                display(incident_view.lines_figure(counts, f"Lines matching {label}"))
-                display(lines.head(rows))
-            except WorkbookError as exc:
-                display(widgets.HTML(f"<b>Cannot search:</b> {exc}"))
+            levels = frozenset() if level.value == "any" else frozenset({level.value})
+            lines, counts, label = search(
+                found.store, start, end, levels=levels, text=text.value.strip()
+            )
+            display(incident_view.lines_figure(counts, f"Lines matching {label}"))
+            display(lines.head(rows))
+        except WorkbookError as exc:
+            display(widgets.HTML(f"<b>Cannot search:</b> {exc}"))
 
+    out, redraw = _redrawn("Change a control to search the logs here.", draw)
     for control in (window, level, text, cid):
         control.observe(redraw, names="value")
     return widgets.VBox([window, widgets.HBox([level, text, cid]), out])

@@ -47,6 +47,18 @@ def exposition(*, memory_pct: float = 80.0, cpu_pct: float = 42.5, extra: bool =
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
+def health_routes(detailed: object) -> dict[str, Route]:
+    """The TradeAI backend's health endpoints, all up, with ``detailed`` as
+    ``/health/detailed``."""
+    return {
+        "/health": Route(body={"status": "ok"}),
+        "/health/detailed": Route(body=detailed),
+        "/health/live": Route(body={"status": "alive"}),
+        "/health/ready": Route(body={"status": "ready"}),
+        "/health/startup": Route(body={"status": "started"}),
+    }
+
+
 @pytest.fixture
 def https_server(
     tmp_path: Path,

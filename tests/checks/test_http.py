@@ -12,6 +12,8 @@ from sreworkbook.config import Environment
 from sreworkbook.results import CheckResult, Status
 from support.http import CannedServer, Route
 
+from .conftest import health_routes
+
 Serve = Callable[[dict[str, Route]], CannedServer]
 
 DETAILED = {
@@ -38,13 +40,7 @@ def environment(url: str, **service: Any) -> Environment:
 
 
 def healthy_routes() -> dict[str, Route]:
-    return {
-        "/health": Route(body={"status": "ok"}),
-        "/health/detailed": Route(body=DETAILED),
-        "/health/live": Route(body={"status": "alive"}),
-        "/health/ready": Route(body={"status": "ready"}),
-        "/health/startup": Route(body={"status": "started"}),
-    }
+    return health_routes(DETAILED)
 
 
 def by_key(results: tuple[CheckResult, ...]) -> dict[tuple[str, str], CheckResult]:

@@ -19,6 +19,7 @@ from .conftest import (
     RedisServer,
     Route,
     exposition,
+    health_routes,
 )
 
 Serve = Callable[[dict[str, Route]], CannedServer]
@@ -35,11 +36,7 @@ DETAILED = {
 
 def service_routes() -> dict[str, Route]:
     return {
-        "/health": Route(body={"status": "ok"}),
-        "/health/detailed": Route(body=DETAILED),
-        "/health/live": Route(body={"status": "alive"}),
-        "/health/ready": Route(body={"status": "ready"}),
-        "/health/startup": Route(body={"status": "started"}),
+        **health_routes(DETAILED),
         "/metrics": Route(body=exposition(memory_pct=61.0), content_type=PROMETHEUS_TEXT),
         "/ai/health": Route(body={"status": "healthy"}),
     }

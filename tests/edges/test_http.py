@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from sreworkbook.edges.http import Auth, HttpEdge, retry_after
+from sreworkbook.edges.http import Auth, HttpEdge, Reply, retry_after
 from sreworkbook.edges.retry import Breaker, Deadline, RetryPolicy
 from sreworkbook.exceptions import SourceError, SourceTimeout
 from support.http import CannedServer, Route, canned_server
@@ -217,3 +217,19 @@ def test_a_shared_session_is_used_and_kept_open(server: CannedServer) -> None:
         client.get(server.url + "/")
         client.get(server.url + "/")
     assert [r.header("X-Trace") for r in server.seen] == ["abc", "abc"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"status": "success", "n": 1.5}', {"status": "success", "n": 1.5}),
+        (b"[1, 2]", None),  # JSON, but not an object
+        (b"<html>bad gateway</html>", None),
+        (b"\xff\xfe", None),  # not even UTF-8
+        (b"", None),
+    ],
+)
+def test_json_object_is_the_body_only_when_it_is_a_json_object(
+    body: bytes, expected: dict[str, object] | None
+) -> None:
+    assert Reply(200, body, {}).json_object() == expected

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -26,6 +25,7 @@ from sreworkbook.config import Environment
 from sreworkbook.sandbox import SandboxState, down, status, up
 from sreworkbook.sandbox.alertmanager_server import sandbox_alertmanager_config
 from sreworkbook.sandbox.receivers_server import read_received
+from support.net import free_ports
 from support.wait import wait_for as support_wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,19 +68,6 @@ def _unavailable(message: str) -> None:
     pytest.skip(message)
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 @dataclass(frozen=True)
 class Stack:
     env: Environment
@@ -111,7 +98,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     rules = data / "prometheus" / "rules"
     rules.mkdir(parents=True)
     (rules / "e2e.yml").write_text(yaml.safe_dump(E2E_RULES, sort_keys=False))
-    prom, manager, hook, smtp = _free_ports(4)
+    prom, manager, hook, smtp = free_ports(4)
     env = Environment.model_validate(
         {
             "name": "alerting-test",

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import time
 
-__all__ = ["free_port", "stop", "wait_for_port"]
+__all__ = ["free_port", "free_ports", "stop", "wait_for_port"]
 
 
 def free_port() -> int:
@@ -14,6 +14,21 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports nothing listens on right now (all held open together
+    while they are picked, so none is handed out twice)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def wait_for_port(port: int, *, timeout_s: float, process: subprocess.Popen[bytes]) -> bool:

@@ -55,6 +55,14 @@ def _duration(value: Any) -> int:
         raise ValueError(str(exc)) from None
 
 
+def _interval_ms(value: Any) -> int:
+    """An evaluation interval: a duration greater than zero."""
+    ms = _duration(value)
+    if ms <= 0:
+        raise ValueError("must be greater than zero")
+    return ms
+
+
 def _label_names(value: Mapping[str, Any]) -> dict[str, str]:
     out = {}
     for name, text in value.items():
@@ -114,12 +122,7 @@ class _GroupSpec(_Model):
     @field_validator("interval", mode="before")
     @classmethod
     def _interval(cls, value: Any) -> int | None:
-        if value is None:
-            return None
-        ms = _duration(value)
-        if ms <= 0:
-            raise ValueError("must be greater than zero")
-        return ms
+        return None if value is None else _interval_ms(value)
 
 
 class SweepGrid(_Model):
@@ -143,10 +146,7 @@ class _AlertsFile(_Model):
     @field_validator("evaluation_interval", mode="before")
     @classmethod
     def _interval(cls, value: Any) -> int:
-        ms = _duration(value)
-        if ms <= 0:
-            raise ValueError("must be greater than zero")
-        return ms
+        return _interval_ms(value)
 
     @field_validator("groups")
     @classmethod

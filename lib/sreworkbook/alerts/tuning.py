@@ -36,7 +36,7 @@ from sreworkbook.alerts.scoring import (
 from sreworkbook.config import Environment
 from sreworkbook.edges.retry import Breaker
 from sreworkbook.exceptions import ParameterError, SourceError
-from sreworkbook.known_incidents import Incident, load_incidents, within_ms
+from sreworkbook.known_incidents import Incident, incidents_for, within_ms
 from sreworkbook.results import Finding, Status
 
 __all__ = [
@@ -44,7 +44,6 @@ __all__ = [
     "TuningReport",
     "incident_kind",
     "prometheus_connector",
-    "sandbox_incidents",
     "tune_environment",
     "tune_rules",
 ]
@@ -281,18 +280,6 @@ def prometheus_connector(
     return connect
 
 
-def sandbox_incidents(env: Environment, *, root: Path, path: str = "") -> tuple[Incident, ...]:
-    """Incidents from ``path`` if given, else the sandbox's own ``incidents.json``, else none."""
-    if path:
-        file = Path(path)
-        return load_incidents(file if file.is_absolute() else root / file)
-    if env.sandbox is not None:
-        own = root / env.sandbox.data_dir / "incidents.json"
-        if own.is_file():
-            return load_incidents(own)
-    return ()
-
-
 def tune_environment(
     env: Environment,
     *,
@@ -326,7 +313,7 @@ def tune_environment(
     rules = load_rules(path if path.is_absolute() else root / path, interval_ms=every)
     align = math.lcm(*({r.interval_ms for r in rules.alerts} or {60_000}))
     end_ms = int(now() * 1000) // align * align
-    incidents = sandbox_incidents(env, root=root, path=incidents_file)
+    incidents = incidents_for(env, root=root, path=incidents_file)
     connect = prometheus_connector(
         env, environ, timeout_s=timeout_s, cache_dir=root / CACHE_FOLDER if cache else None
     )

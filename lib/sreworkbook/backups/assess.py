@@ -18,7 +18,13 @@ from typing import Any
 from sreworkbook.backups.drill import DrillOptions, run_drill, select_backup
 from sreworkbook.backups.drill_report import DrillResult
 from sreworkbook.backups.engines import Engine, make_engine, open_client
-from sreworkbook.backups.inventory import Inventory, PolicyReport, collect, evaluate_policy
+from sreworkbook.backups.inventory import (
+    Inventory,
+    PolicyReport,
+    backups_section,
+    collect,
+    policy_for,
+)
 from sreworkbook.backups.s3 import client_for
 from sreworkbook.backups.verification import (
     BackupVerification,
@@ -140,12 +146,9 @@ def assess_backups(
     here, at connection time). Bad input (no ``backups`` or ``mongodb`` section, an unknown
     engine or backup name) raises :class:`ParameterError`.
     """
-    config = environment.backups
-    if config is None:
-        raise ParameterError("no backups section", source=environment.source_file, key="backups")
+    config = backups_section(environment)
 
-    def resolve(value: str) -> str:
-        return environment.secret(value, environ)
+    resolve = environment.resolver(environ)
 
     if s3_client is None and config.s3 is not None:
         s3_client = client_for(config.s3, resolve=resolve)
@@ -165,14 +168,8 @@ def assess_backups(
         )
     else:
         verification = _drilled_only(result)
-    policy = evaluate_policy(
-        inventory.objects,
-        now=now,
-        rpo_hours=config.rpo_hours,
-        local_retention_days=config.local_retention_days,
-        s3_retention_days=config.s3_retention_days,
-        tiers=tiers,
-        bad=verification.bad_names(),
+    policy = policy_for(
+        config, inventory.objects, now=now, tiers=tiers, bad=verification.bad_names()
     )
     return BackupAssessment(config, inventory, listing, policy, verification, result, now)
 

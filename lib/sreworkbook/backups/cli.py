@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sreworkbook.backups.archive import verify_archive
-from sreworkbook.backups.inventory import Tier, collect, evaluate_policy
+from sreworkbook.backups.inventory import Tier, backups_section, collect, policy_for
 from sreworkbook.backups.manifest import load_manifest, verify_cached
 from sreworkbook.backups.report import ArchiveReport, Verdict
 from sreworkbook.backups.s3 import client_for, make_client, open_object
 from sreworkbook.backups.take import DUMP_ENGINES, TakeResult, take_backup
 from sreworkbook.config import Environment, load_environment
-from sreworkbook.exceptions import MissingFileError, ParameterError
+from sreworkbook.exceptions import MissingFileError
 from sreworkbook.results import RunSummary, Status
 
 __all__ = ["EXIT_BAD_INPUT", "list_command", "register", "take_command", "verify_command"]
@@ -86,7 +86,7 @@ def _s3_client(args: argparse.Namespace, root: Path) -> Any:
     s3 = env.backups.s3 if env.backups else None
     if s3 is None:
         return make_client()
-    return client_for(s3, resolve=lambda value: env.secret(value, os.environ))
+    return client_for(s3, resolve=env.resolver(os.environ))
 
 
 def verify_command(
@@ -139,12 +139,8 @@ def list_command(
     """The inventory of ``--env``'s backups, with freshness, retention and size findings."""
     out = out or sys.stdout
     env = load_environment(args.env, root=root)
-    if env.backups is None:
-        raise ParameterError("no backups section", source=env.source_file, key="backups")
-    config = env.backups
-    inventory, problems, tiers = collect(
-        config, root=root, resolve=lambda value: env.secret(value, os.environ)
-    )
+    config = backups_section(env)
+    inventory, problems, tiers = collect(config, root=root, resolve=env.resolver(os.environ))
     verdicts = {  # local copies verified before: their manifests say how they fared
         o.location: manifest.report.verdict
         for o in inventory.objects
@@ -154,15 +150,7 @@ def list_command(
         o.name for o in inventory.objects if verdicts.get(o.location, Verdict.OK) is not Verdict.OK
     }
     now = dt.datetime.now(dt.UTC)
-    policy = evaluate_policy(
-        inventory.objects,
-        now=now,
-        rpo_hours=config.rpo_hours,
-        local_retention_days=config.local_retention_days,
-        s3_retention_days=config.s3_retention_days,
-        tiers=tiers,
-        bad=bad,
-    )
+    policy = policy_for(config, inventory.objects, now=now, tiers=tiers, bad=bad)
     findings = (*problems, *policy.findings)
     status = max((policy.status, *(f.severity for f in problems)), key=lambda s: s.rank)
     if args.json:

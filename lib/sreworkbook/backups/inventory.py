@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sreworkbook.backups.s3 import client_for, list_objects
-from sreworkbook.config import BackupsConfig
+from sreworkbook.config import BackupsConfig, Environment
 from sreworkbook.exceptions import MissingFileError, ParameterError, WorkbookError
 from sreworkbook.results import Finding, Status, worst
 
@@ -29,11 +29,13 @@ __all__ = [
     "PolicyReport",
     "SizeAnomaly",
     "Tier",
+    "backups_section",
     "collect",
     "evaluate_policy",
     "list_local",
     "list_s3",
     "parse_timestamp",
+    "policy_for",
 ]
 
 DEFAULT_PATTERN = r"tradeai_backup_(\d{8})_(\d{6})\.(?:tar|archive)\.gz"
@@ -271,6 +273,26 @@ def evaluate_policy(
     )
 
 
+def policy_for(
+    config: BackupsConfig,
+    objects: Iterable[BackupObject],
+    *,
+    now: dt.datetime,
+    tiers: Collection[Tier] | None = None,
+    bad: Collection[str] = frozenset(),
+) -> PolicyReport:
+    """:func:`evaluate_policy` with the RPO and retentions of an environment's ``backups:``."""
+    return evaluate_policy(
+        objects,
+        now=now,
+        rpo_hours=config.rpo_hours,
+        local_retention_days=config.local_retention_days,
+        s3_retention_days=config.s3_retention_days,
+        tiers=tiers,
+        bad=bad,
+    )
+
+
 def _names(tiers: Iterable[Tier]) -> str:
     return ", ".join(sorted(t.value for t in tiers)) or "none"
 
@@ -316,6 +338,14 @@ def _size_anomalies(
         if median > 0 and abs(o.size - median) / median > change:
             out.append(SizeAnomaly(o, median, (o.size - median) / median))
     return out
+
+
+def backups_section(environment: Environment) -> BackupsConfig:
+    """The environment's ``backups:`` section; :class:`ParameterError` naming the file when it
+    has none."""
+    if environment.backups is None:
+        raise ParameterError("no backups section", source=environment.source_file, key="backups")
+    return environment.backups
 
 
 def collect(

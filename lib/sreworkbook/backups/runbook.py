@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from sreworkbook.backups.engines import find_tool
-from sreworkbook.backups.inventory import Inventory, collect, evaluate_policy
+from sreworkbook.backups.inventory import Inventory, backups_section, collect, evaluate_policy
 from sreworkbook.backups.s3 import client_for, is_loopback
 from sreworkbook.backups.verification import verify_inventory
 from sreworkbook.config import BackupsConfig, Environment, S3Config
 from sreworkbook.edges.mongo import mongo_problem
 from sreworkbook.edges.retry import within_run
 from sreworkbook.edges.s3 import translate
-from sreworkbook.exceptions import ParameterError, SourceError, SourceTimeout, WorkbookError
+from sreworkbook.exceptions import SourceError, SourceTimeout, WorkbookError
 from sreworkbook.results import Conclusion, Finding, RunSummary, Status, worst
 from sreworkbook.timeutil import human_time
 
@@ -67,12 +67,6 @@ class Step:
         )
 
 
-def _config(environment: Environment) -> BackupsConfig:
-    if environment.backups is None:
-        raise ParameterError("no backups section", source=environment.source_file, key="backups")
-    return environment.backups
-
-
 def _local_dir(config: BackupsConfig, root: Path, resolve: Callable[[str], str]) -> Path | None:
     if not config.local_dir:
         return None
@@ -90,10 +84,9 @@ def last_good_backup(
     s3_client: Any = None,
 ) -> tuple[Step, Inventory]:
     """The newest copy that verifies, per tier, against the RPO; and the inventory."""
-    config = _config(environment)
+    config = backups_section(environment)
 
-    def resolve(value: str) -> str:
-        return environment.secret(value, environ)
+    resolve = environment.resolver(environ)
 
     if s3_client is None and config.s3 is not None:
         s3_client = client_for(config.s3, resolve=resolve)
@@ -130,8 +123,8 @@ def disk_space(
     inventory: Inventory | None = None,
 ) -> Step:
     """Free space where the nightly job writes: room for at least three more backups."""
-    config = _config(environment)
-    folder = _local_dir(config, root, lambda v: environment.secret(v, environ))
+    config = backups_section(environment)
+    folder = _local_dir(config, root, environment.resolver(environ))
     if folder is None:
         return Step("disk space", Status.SKIPPED, "no local backup folder configured")
     probe = folder if folder.exists() else next((p for p in folder.parents if p.exists()), folder)
@@ -153,7 +146,7 @@ def disk_space(
 
 def s3_access(environment: Environment, *, environ: Mapping[str, str], client: Any = None) -> Step:
     """Does the bucket answer, with which credentials? (Never shows a key.)"""
-    config = _config(environment)
+    config = backups_section(environment)
     if config.s3 is None:
         return Step("S3 access", Status.SKIPPED, "no S3 tier configured")
     s3 = config.s3
@@ -161,7 +154,7 @@ def s3_access(environment: Environment, *, environ: Mapping[str, str], client: A
 
     try:
         source = _credential_source(s3)
-        client = client or client_for(s3, resolve=lambda v: environment.secret(v, environ))
+        client = client or client_for(s3, resolve=environment.resolver(environ))
         client.head_bucket(Bucket=environment.secret(s3.bucket, environ))
     except SourceError as exc:  # an answer that was not S3's (garbage, a web page)
         return Step("S3 access", Status.UNKNOWN, exc.detail, {"s3_reachable": 0.0})
@@ -273,7 +266,7 @@ def log_errors(
     An error among the last lines is the current failure (CRIT); one followed by later runs
     is WARN while ``recent``, and history (OK) after that.
     """
-    config = _config(environment)
+    config = backups_section(environment)
     if not config.log_file:
         return Step("backup log", Status.SKIPPED, "no backups.log_file configured")
     path = Path(environment.secret(config.log_file, environ))

@@ -25,7 +25,7 @@ from typing import Any
 from sreworkbook.backups.archive import verify_archive
 from sreworkbook.backups.drill_report import Phase, PhaseFailed, PhaseLog
 from sreworkbook.backups.engines import Engine, make_engine, open_client
-from sreworkbook.backups.inventory import list_local, parse_timestamp
+from sreworkbook.backups.inventory import backups_section, list_local, parse_timestamp
 from sreworkbook.backups.manifest import manifest_path, write_manifest
 from sreworkbook.backups.report import ArchiveReport, Verdict
 from sreworkbook.backups.s3 import client_for, head_object
@@ -234,16 +234,13 @@ def take_backup(
             f'unknown engine "{engine}", did you mean one of: {", ".join(DUMP_ENGINES)}',
             key="engine",
         )
-    config, mongodb = environment.backups, environment.mongodb
-    if config is None:
-        raise ParameterError("no backups section", source=environment.source_file, key="backups")
+    config, mongodb = backups_section(environment), environment.mongodb
     if mongodb is None:
         raise ParameterError(
             "no mongodb section: nothing to back up", source=environment.source_file, key="mongodb"
         )
 
-    def resolve(value: str) -> str:
-        return environment.secret(value, environ)
+    resolve = environment.resolver(environ)
 
     name = backup_name(mongodb.database, now)
     if parse_timestamp(name, config.name_pattern) is None:

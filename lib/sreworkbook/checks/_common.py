@@ -6,11 +6,13 @@ import re
 from collections.abc import Callable, Mapping
 
 from sreworkbook.config import Environment
+from sreworkbook.exceptions import SecretError
 from sreworkbook.results import CheckResult, Status
 from sreworkbook.secrets import MASK, Scrubber, mask_text, mask_uri, references
 
 __all__ = [
     "budget",
+    "connection_probe",
     "connection_target",
     "error_text",
     "grade_above",
@@ -76,6 +78,30 @@ def connection_target(
     resolved = env.secret(value, environ, key=key)
     scrubber = Scrubber.from_references(references(value), environ)
     return resolved, scrubber.scrub(mask_uri(resolved)), scrubber
+
+
+def connection_probe(
+    name: str,
+    component: str,
+    env: Environment,
+    environ: Mapping[str, str],
+    value: str,
+    *,
+    key: str,
+    probe: Callable[[float, str, str, Scrubber], CheckResult],
+) -> Callable[[float], CheckResult]:
+    """A probe that resolves the connection string ``value`` first (:func:`connection_target`)
+    and runs ``probe(timeout_s, resolved, target, scrubber)``; UNKNOWN, saying which secret is
+    missing, when a reference in it is not set."""
+
+    def run(timeout_s: float) -> CheckResult:
+        try:
+            resolved, target, scrubber = connection_target(env, environ, value, key=key)
+        except SecretError as exc:
+            return CheckResult(name, component, Status.UNKNOWN, detail=str(exc))
+        return probe(timeout_s, resolved, target, scrubber)
+
+    return run
 
 
 def not_configured(name: str, component: str) -> Callable[[float], CheckResult]:

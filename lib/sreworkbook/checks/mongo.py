@@ -29,10 +29,9 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from sreworkbook.checks._common import budget, connection_target, error_text
+from sreworkbook.checks._common import budget, connection_probe, error_text
 from sreworkbook.checks.runner import Check
 from sreworkbook.config import Environment
-from sreworkbook.exceptions import SecretError
 from sreworkbook.results import CheckResult, Status
 from sreworkbook.secrets import Scrubber, mask_uri
 
@@ -179,11 +178,7 @@ def mongo_check(
     if config is None:
         return None
 
-    def probe(timeout_s: float) -> CheckResult:
-        try:
-            uri, target, scrubber = connection_target(env, environ, config.uri, key="mongodb.uri")
-        except SecretError as exc:
-            return CheckResult(NAME, COMPONENT, Status.UNKNOWN, detail=str(exc))
+    def probe(timeout_s: float, uri: str, target: str, scrubber: Scrubber) -> CheckResult:
         ms = int(budget(timeout_s) * 1000)
         client: MongoClient[dict[str, Any]] | None = None
         try:
@@ -215,4 +210,7 @@ def mongo_check(
             NAME, COMPONENT, Status.OK, detail=detail, target=target, metrics=metrics
         )
 
-    return Check(NAME, COMPONENT, mask_uri(config.uri), env.check_timeout_s, probe)
+    run = connection_probe(
+        NAME, COMPONENT, env, environ, config.uri, key="mongodb.uri", probe=probe
+    )
+    return Check(NAME, COMPONENT, mask_uri(config.uri), env.check_timeout_s, run)

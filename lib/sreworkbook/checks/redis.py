@@ -19,10 +19,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from sreworkbook.checks._common import budget, connection_target, error_text, grade_above
+from sreworkbook.checks._common import budget, connection_probe, error_text, grade_above
 from sreworkbook.checks.runner import Check
 from sreworkbook.config import Environment
-from sreworkbook.exceptions import SecretError
 from sreworkbook.results import CheckResult, Status
 from sreworkbook.secrets import Scrubber, mask_uri
 
@@ -103,11 +102,7 @@ def redis_check(
     if config is None:
         return None
 
-    def probe(timeout_s: float) -> CheckResult:
-        try:
-            url, target, scrubber = connection_target(env, environ, config.url, key="redis.url")
-        except SecretError as exc:
-            return CheckResult(NAME, COMPONENT, Status.UNKNOWN, detail=str(exc))
+    def probe(timeout_s: float, url: str, target: str, scrubber: Scrubber) -> CheckResult:
         wait = budget(timeout_s)
         client: redis_py.Redis | None = None
         try:
@@ -138,4 +133,5 @@ def redis_check(
             NAME, COMPONENT, status, detail=scrubber.scrub(detail), target=target, metrics=metrics
         )
 
-    return Check(NAME, COMPONENT, mask_uri(config.url), env.check_timeout_s, probe)
+    run = connection_probe(NAME, COMPONENT, env, environ, config.url, key="redis.url", probe=probe)
+    return Check(NAME, COMPONENT, mask_uri(config.url), env.check_timeout_s, run)

@@ -128,7 +128,7 @@ def s3_checks(env: Environment, environ: Mapping[str, str], timeout_s: float) ->
         return []
     where = f"s3://{s3.bucket}/{s3.prefix}"
     try:
-        client = client_for(s3, resolve=lambda v: env.secret(v, environ), timeout_s=timeout_s)
+        client = client_for(s3, resolve=env.resolver(environ), timeout_s=timeout_s)
         objects = list(itertools.islice(list_objects(s3.bucket, s3.prefix, client=client), _LISTED))
     except SecretError as exc:
         return [DoctorLine("s3 list", Verdict.FAIL, str(exc), "set the variable")]

@@ -107,6 +107,14 @@ class Reply:
         except UnicodeDecodeError as exc:
             raise ValueError(f"not JSON: {exc}") from None
 
+    def json_object(self, **options: Any) -> dict[str, Any] | None:
+        """The body when it is a JSON object; ``None`` when it is not JSON or not an object."""
+        try:
+            body = self.json(**options)
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
     def snippet(self, limit: int = 200) -> str:
         """The start of the body on one line, for a message."""
         text = " ".join(self.text().split())

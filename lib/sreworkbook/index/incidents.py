@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sreworkbook.exceptions import OutputError, WorkbookError
-from sreworkbook.reports.assets import STYLESHEET
+from sreworkbook.reports.assets import page_start
 from sreworkbook.results import Status
 from sreworkbook.timeutil import format_duration, human_time, parse_time
 
@@ -144,11 +144,8 @@ def incident_page(incident: Incident) -> str:
     css = "".join(f".s-{s.value}{{background:{s.colour}}}" for s in Status)
     colour = (Status.OK if incident.resolved_at else Status.CRIT).value
     return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Incident {_e(incident.title)}</title><style>{STYLESHEET}{css}</style></head>"
-        f'<body><main><header class="swb"><h1>{_e(incident.title)} on {_e(incident.env)}</h1>'
+        page_start(f"Incident {incident.title}", css=css)
+        + f'<header class="swb"><h1>{_e(incident.title)} on {_e(incident.env)}</h1>'
         f'<div class="swb-meta"><span>{_badge(state, colour)}</span>'
         f"<span>opened {_when(incident.opened_at)}</span>"
         + (f"<span>resolved {_when(incident.resolved_at)}</span>" if incident.resolved_at else "")

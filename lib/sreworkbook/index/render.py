@@ -19,7 +19,7 @@ from sreworkbook.index.model import (
     RunRef,
     Trend,
 )
-from sreworkbook.reports.assets import STYLESHEET
+from sreworkbook.reports.assets import page_start
 from sreworkbook.results import Status, format_metric
 
 __all__ = ["ago", "render_page", "sparkline"]
@@ -309,11 +309,8 @@ def render_page(view: IndexView, *, note: str = "", incidents: str = "") -> str:
     if view.unreadable:
         notes += f"<p>{view.unreadable} ledger line(s) had no readable time and were left out.</p>"
     return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>SRE Workbook — status</title><style>{STYLESHEET}{_CSS}</style></head>"
-        '<body><main><header class="swb"><h1>SRE Workbook — status</h1>'
+        page_start("SRE Workbook — status", css=_CSS)
+        + '<header class="swb"><h1>SRE Workbook — status</h1>'
         f'<div class="swb-meta"><span>As of {_stamp(view.now)}</span>{last}'
         f"<span>{view.total_runs:,} runs recorded</span></div></header>"
         f"{body}<footer>{notes}<p>Built from {source}. "

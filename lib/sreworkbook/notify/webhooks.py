@@ -217,10 +217,7 @@ def judge_2xx(reply: Reply) -> tuple[bool, str]:
 
 
 def _judge_pagerduty(reply: Reply) -> tuple[bool, str]:
-    try:
-        body = reply.json()
-    except ValueError:
-        body = None
+    body = reply.json_object()
     if not isinstance(body, dict):
         return judge_2xx(reply)
     if reply.ok:

@@ -1,7 +1,9 @@
-"""Shared report assets: plotly.js and the stylesheet, written once under ``outputs/assets``."""
+"""Shared report assets: plotly.js and the stylesheet, written once under ``outputs/assets``,
+and the head every page of the workbook starts with."""
 
 from __future__ import annotations
 
+import html
 import os
 import shutil
 from pathlib import Path
@@ -10,7 +12,7 @@ import plotly
 
 from sreworkbook.exceptions import OutputError
 
-__all__ = ["PLOTLY_JS", "STYLESHEET", "ensure_assets"]
+__all__ = ["PLOTLY_JS", "STYLESHEET", "ensure_assets", "page_start"]
 
 PLOTLY_JS = "plotly.min.js"
 
@@ -40,6 +42,18 @@ pre{background:var(--soft);padding:8px;overflow-x:auto;font-size:.85em}
 footer{color:var(--muted);font-size:.8em;margin-top:32px}
 @media (max-width:600px){body{font-size:14px}main{padding:8px}}
 """
+
+
+def page_start(title: str, *, css: str = "", head: str = "") -> str:
+    """A page up to its ``<main>``: the doctype, ``title`` (escaped here), the stylesheet with
+    ``css`` after it, and ``head`` (scripts) at the end of the ``<head>``."""
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{STYLESHEET}{css}</style>{head}</head>"
+        "<body><main>"
+    )
 
 
 def ensure_assets(outputs_dir: Path) -> Path:

@@ -12,7 +12,7 @@ from typing import Any
 
 import mistune
 
-from sreworkbook.reports.assets import PLOTLY_JS, STYLESHEET
+from sreworkbook.reports.assets import PLOTLY_JS, page_start
 from sreworkbook.results import SUMMARY_MIME, RunSummary, summary_banner_html
 
 __all__ = ["render_report"]
@@ -70,13 +70,8 @@ def render_report(
         else ""
     )
     return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(summary.status.value)} · {html.escape(title)} · "
-        f"{html.escape(summary.env)}</title>"
-        f"<style>{STYLESHEET}</style>{script}</head><body><main>"
-        f'<header class="swb"><h1>{html.escape(title)}</h1>'
+        page_start(f"{summary.status.value} · {title} · {summary.env}", head=script)
+        + f'<header class="swb"><h1>{html.escape(title)}</h1>'
         f'<div class="swb-meta">{meta}</div></header>'
         f"{summary_banner_html(summary)}"
         + "\n".join(body)

@@ -30,7 +30,7 @@ from sreworkbook.alerts.yamlfile import dump_yaml
 from sreworkbook.config import Environment, load_yaml
 from sreworkbook.exceptions import ParameterError, SandboxError
 from sreworkbook.sandbox.layout import Context, endpoint_of
-from sreworkbook.sandbox.process import http_ok, port_open, spawn, wait_ready
+from sreworkbook.sandbox.process import ensure_port_free, http_ok, spawn, wait_ready
 from sreworkbook.sandbox.responder_server import responder_token
 from sreworkbook.sandbox.state import RUNNING, Record
 
@@ -181,10 +181,7 @@ def start_alertmanager(ctx: Context) -> Record:
             "no prometheus-alertmanager on PATH (Debian: apt-get install prometheus-alertmanager)",
             component=NAME,
         )
-    if port_open(where.host, where.port):
-        raise SandboxError(
-            f"port {where.address} is already in use by another process", component=NAME
-        )
+    ensure_port_free(where.host, where.port, component=NAME)
     home = ctx.layout.dir(NAME)
     config = home / "alertmanager.yml"
     config.write_text(

@@ -13,7 +13,7 @@ import pymongo.errors
 
 from sreworkbook.exceptions import SandboxError
 from sreworkbook.sandbox.layout import Context, Endpoint
-from sreworkbook.sandbox.process import port_open, spawn, stop_group, wait_ready
+from sreworkbook.sandbox.process import ensure_port_free, spawn, stop_group, wait_ready
 from sreworkbook.sandbox.seed import MARKER_DATABASE, seed_database
 from sreworkbook.sandbox.state import RUNNING, Record
 
@@ -135,10 +135,7 @@ def _pings(client: pymongo.MongoClient[dict[str, Any]]) -> bool:
 def start_mongodb(ctx: Context) -> Record:
     """Start the server, wait until it answers ``ping``, seed ``env.mongodb.database``."""
     where = ctx.endpoint(NAME)
-    if port_open(where.host, where.port):
-        raise SandboxError(
-            f"port {where.address} is already in use by another process", component=NAME
-        )
+    ensure_port_free(where.host, where.port, component=NAME)
     record = _launch(ctx, where)
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
         host=where.host,

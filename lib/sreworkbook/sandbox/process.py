@@ -22,6 +22,7 @@ from sreworkbook.exceptions import SandboxError
 
 __all__ = [
     "alive",
+    "ensure_port_free",
     "http_ok",
     "last_line",
     "port_open",
@@ -125,6 +126,15 @@ def port_open(host: str, port: int, *, timeout_s: float = 0.3) -> bool:
             return True
     except OSError:
         return False
+
+
+def ensure_port_free(host: str, port: int, *, component: str, what: str = "port") -> None:
+    """:class:`SandboxError` when something already accepts connections on ``host:port``:
+    another process holds it, and the sandbox would talk to that instead of its own server."""
+    if port_open(host, port):
+        raise SandboxError(
+            f"{what} {host}:{port} is already in use by another process", component=component
+        )
 
 
 def http_ok(url: str, *, timeout_s: float = 1.0) -> bool:

@@ -17,7 +17,7 @@ from sreworkbook.sandbox.alertmanager_server import write_rule_files
 from sreworkbook.sandbox.backfill import load_history
 from sreworkbook.sandbox.history import HistorySpec
 from sreworkbook.sandbox.layout import Context, endpoint_of
-from sreworkbook.sandbox.process import http_ok, port_open, spawn, wait_ready
+from sreworkbook.sandbox.process import ensure_port_free, http_ok, spawn, wait_ready
 from sreworkbook.sandbox.state import RUNNING, Record
 
 __all__ = ["prometheus_argv", "prometheus_config", "start_prometheus"]
@@ -83,10 +83,7 @@ def start_prometheus(ctx: Context) -> Record:
         raise SandboxError(
             "no prometheus/promtool on PATH (Debian: apt-get install prometheus)", component=NAME
         )
-    if port_open(where.host, where.port):
-        raise SandboxError(
-            f"port {where.address} is already in use by another process", component=NAME
-        )
+    ensure_port_free(where.host, where.port, component=NAME)
     job = (ctx.env.prometheus or PrometheusConfig(url=where.http)).job
     api = endpoint_of(ctx.env, "api")
     home = ctx.layout.dir(NAME)

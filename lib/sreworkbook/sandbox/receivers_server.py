@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from sreworkbook.config import Environment
 from sreworkbook.exceptions import SandboxError
 from sreworkbook.sandbox.layout import Context
-from sreworkbook.sandbox.process import port_open, wait_ready
+from sreworkbook.sandbox.process import ensure_port_free, wait_ready
 from sreworkbook.sandbox.services import _start_module
 from sreworkbook.sandbox.state import Record
 
@@ -44,10 +44,8 @@ def start_receivers(ctx: Context) -> Record:
     """Start the receivers on the webhook's port and the e-mail channel's SMTP port."""
     where = ctx.endpoint(NAME)
     smtp = smtp_address(ctx.env)
-    if smtp is not None and port_open(*smtp):
-        raise SandboxError(
-            f"SMTP port {smtp[0]}:{smtp[1]} is already in use by another process", component=NAME
-        )
+    if smtp is not None:
+        ensure_port_free(*smtp, component=NAME, what="SMTP port")
     folder = ctx.layout.dir(NAME)
     (folder / "receivers.json").unlink(missing_ok=True)
     args = ["--host", where.host, "--slack-port", str(where.port), "--dir", str(folder)]

@@ -14,7 +14,7 @@ import redis
 
 from sreworkbook.exceptions import SandboxError
 from sreworkbook.sandbox.layout import Context
-from sreworkbook.sandbox.process import port_open, spawn, wait_ready
+from sreworkbook.sandbox.process import ensure_port_free, spawn, wait_ready
 from sreworkbook.sandbox.state import RUNNING, Record
 
 __all__ = ["redis_argv", "seed_redis", "start_redis"]
@@ -49,10 +49,7 @@ def start_redis(ctx: Context) -> Record:
         raise SandboxError(
             "no redis-server on PATH (Debian: apt-get install redis-server)", component=NAME
         )
-    if port_open(where.host, where.port):
-        raise SandboxError(
-            f"port {where.address} is already in use by another process", component=NAME
-        )
+    ensure_port_free(where.host, where.port, component=NAME)
     argv = redis_argv(binary, host=where.host, port=where.port, folder=ctx.layout.dir(NAME))
     out = ctx.layout.out(NAME)
     pid, ticks = spawn(NAME, argv, log_path=out)

@@ -13,9 +13,8 @@ import secrets
 import sys
 
 from sreworkbook.config import Environment
-from sreworkbook.exceptions import SandboxError
 from sreworkbook.sandbox.layout import Context, Layout
-from sreworkbook.sandbox.process import http_ok, port_open, spawn, wait_ready
+from sreworkbook.sandbox.process import ensure_port_free, http_ok, spawn, wait_ready
 from sreworkbook.sandbox.services import python_env
 from sreworkbook.sandbox.state import RUNNING, Record
 from sreworkbook.secrets import references
@@ -50,10 +49,7 @@ def responder_token(env: Environment, layout: Layout) -> dict[str, str]:
 def start_responder(ctx: Context) -> Record:
     """Start ``respond serve`` for this environment; ready once ``/healthz`` answers."""
     where = ctx.endpoint(NAME)
-    if port_open(where.host, where.port):
-        raise SandboxError(
-            f"port {where.address} is already in use by another process", component=NAME
-        )
+    ensure_port_free(where.host, where.port, component=NAME)
     env_file = ctx.env.source_file or ctx.env.name
     argv = [sys.executable, "-m", "sreworkbook", "--root", str(ctx.layout.root)]
     argv += ["respond", "serve", "--env", env_file, "--listen", where.address]

@@ -30,7 +30,7 @@ from sreworkbook.config import BackupsConfig, S3Config
 from sreworkbook.exceptions import SandboxError, WorkbookError
 from sreworkbook.sandbox.layout import Context, Layout, endpoint_of
 from sreworkbook.sandbox.nightly import BackupSet, Night, make_set, plan_nights
-from sreworkbook.sandbox.process import http_ok, port_open, spawn, stop_group, wait_ready
+from sreworkbook.sandbox.process import ensure_port_free, http_ok, spawn, stop_group, wait_ready
 from sreworkbook.sandbox.seed import MARKER_DATABASE, SEED_VERSION
 from sreworkbook.sandbox.state import RUNNING, Record
 
@@ -172,10 +172,7 @@ def start_s3(ctx: Context) -> Record:
     config = ctx.env.backups
     if config is None or config.s3 is None:
         raise SandboxError("not configured in this environment", component=NAME)
-    if port_open(where.host, where.port):
-        raise SandboxError(
-            f"port {where.address} is already in use by another process", component=NAME
-        )
+    ensure_port_free(where.host, where.port, component=NAME)
     out = ctx.layout.out(NAME)
     argv = [sys.executable, "-m", "moto.server", "-H", where.host, "-p", str(where.port)]
     pid, ticks = spawn(NAME, argv, log_path=out, cwd=ctx.layout.root)

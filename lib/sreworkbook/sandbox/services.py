@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 import sreworkbook
-from sreworkbook.exceptions import SandboxError
 from sreworkbook.sandbox.api_settings import ApiSettings
 from sreworkbook.sandbox.layout import Context
 from sreworkbook.sandbox.log_history import prepare_api_logs
-from sreworkbook.sandbox.process import http_ok, port_open, spawn, wait_ready
+from sreworkbook.sandbox.process import ensure_port_free, http_ok, spawn, wait_ready
 from sreworkbook.sandbox.state import RUNNING, Record
 
 __all__ = ["python_env", "start_ai", "start_api"]
@@ -28,10 +27,7 @@ def python_env() -> dict[str, str]:
 
 def _start_module(ctx: Context, name: str, module: str, args: list[str], ready_path: str) -> Record:
     where = ctx.endpoint(name)
-    if port_open(where.host, where.port):
-        raise SandboxError(
-            f"port {where.address} is already in use by another process", component=name
-        )
+    ensure_port_free(where.host, where.port, component=name)
     out = ctx.layout.out(name)
     argv = [sys.executable, "-m", module, *args]
     pid, ticks = spawn(name, argv, log_path=out, cwd=ctx.layout.root, env=python_env())

@@ -60,7 +60,7 @@ from sreworkbook.sources.panels import (
     check_panel,
     tidy_frame,
 )
-from sreworkbook.sources.saas import HttpBackend, Transport
+from sreworkbook.sources.saas import HttpBackend, Transport, capped_step
 from sreworkbook.timeutil import epoch
 
 __all__ = ["DEFAULT_QUERIES", "MAX_POINTS", "DatadogBackend", "route_name"]
@@ -226,15 +226,7 @@ class DatadogBackend(HttpBackend):
     ) -> tuple[int, list[tuple[float, float]]]:
         """The step used and the request spans: at most 1,500 points each, cut on multiples
         of the step, at most ``max_requests`` of them (past that the step grows)."""
-        if step_s <= 0:
-            raise ValueError("step must be positive")
-        if end <= start:
-            raise ValueError("start must be before end")
-        step = max(1, math.ceil(step_s))
-        budget = MAX_POINTS * self.max_requests
-        if math.ceil((end - start) / step) > budget:
-            step = math.ceil((end - start) / budget)
-            step = math.ceil(step / 60) * 60 if step > 60 else step
+        step = capped_step(start, end, step_s, budget=MAX_POINTS * self.max_requests)
         spans, first = [], start
         while first < end:
             boundary = (math.floor(first / step) + MAX_POINTS) * step
@@ -311,10 +303,7 @@ class DatadogBackend(HttpBackend):
     def _answer(self, reply: Reply, query: str) -> dict[str, Any]:
         """The answer's body, or the error it carries (a refused key, a bad query)."""
         status = reply.status
-        try:
-            body = reply.json(parse_float=Decimal)
-        except ValueError:
-            body = None
+        body = reply.json_object(parse_float=Decimal)
         if status == 200 and isinstance(body, dict) and body.get("status") != "error":
             return body
         said: Any = (body.get("errors") or body.get("error")) if isinstance(body, dict) else None

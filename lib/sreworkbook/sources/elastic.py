@@ -344,10 +344,7 @@ class ElasticBackend(HttpBackend):
 
     def _answer(self, reply: Reply, query: str) -> dict[str, Any]:
         """The answer's body, or the error it carries (refused credentials, a bad query)."""
-        try:
-            body = reply.json(parse_float=Decimal)
-        except ValueError:
-            body = None
+        body = reply.json_object(parse_float=Decimal)
         if reply.status == 200 and isinstance(body, dict) and "error" not in body:
             if body.get("timed_out"):
                 raise SourceError(

@@ -61,7 +61,7 @@ from sreworkbook.sources.panels import (
     check_panel,
     tidy_frame,
 )
-from sreworkbook.sources.saas import HttpBackend, Transport
+from sreworkbook.sources.saas import HttpBackend, Transport, capped_step
 from sreworkbook.timeutil import epoch
 
 __all__ = ["MAX_BUCKETS", "NewRelicBackend", "route_name"]
@@ -278,15 +278,7 @@ class NewRelicBackend(HttpBackend):
     ) -> tuple[int, list[tuple[float, float]]]:
         """The step used and the ``(since, until)`` spans: at most 366 buckets each, at most
         ``max_queries`` spans (past that the step grows to whole minutes)."""
-        if step_s <= 0:
-            raise ValueError("step must be positive")
-        if end <= start:
-            raise ValueError("start must be before end")
-        step = max(1, math.ceil(step_s))
-        budget = MAX_BUCKETS * self.max_queries
-        if math.ceil((end - start) / step) > budget:
-            step = math.ceil((end - start) / budget)
-            step = math.ceil(step / 60) * 60 if step > 60 else step
+        step = capped_step(start, end, step_s, budget=MAX_BUCKETS * self.max_queries)
         width = step * MAX_BUCKETS
         spans, since = [], start
         while since < end:
@@ -344,10 +336,7 @@ class NewRelicBackend(HttpBackend):
     def _answer(self, reply: Reply, nrql: str) -> list[dict[str, Any]]:
         """The results of an answer, or the error it carries (GraphQL's come with HTTP 200)."""
         status = reply.status
-        try:
-            body = reply.json(parse_float=Decimal)
-        except ValueError:
-            body = None
+        body = reply.json_object(parse_float=Decimal)
         errors = body.get("errors") if isinstance(body, dict) else None
         if status == 200 and isinstance(body, dict) and not errors:
             try:

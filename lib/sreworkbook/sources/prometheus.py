@@ -273,10 +273,7 @@ class PrometheusSource:
         return self._payload(reply, expr)
 
     def _payload(self, reply: Reply, expr: str) -> dict[str, Any]:
-        try:
-            body = reply.json()
-        except ValueError:
-            body = None
+        body = reply.json_object()
         if not isinstance(body, dict):
             problem = _not_api_answer(reply) or f"HTTP {reply.status}: not a Prometheus answer"
             raise SourceError(problem, source=self.name, query=expr, status=reply.status)
@@ -293,10 +290,7 @@ class PrometheusSource:
 
 def _not_api_answer(reply: Reply) -> str | None:
     """What is wrong with an answer that is not the API's JSON object, or ``None``."""
-    try:
-        body = reply.json()
-    except ValueError:
-        body = None
+    body = reply.json_object()
     if isinstance(body, dict):
         return None
     return f"HTTP {reply.status} with {unparseable(reply.body, reply.content_type)}"

@@ -8,6 +8,7 @@ of the last answers (the same query asked twice in one dashboard costs one reque
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -19,10 +20,27 @@ import requests
 from sreworkbook.edges.http import Auth, HttpEdge
 from sreworkbook.edges.retry import Breaker, RetryPolicy
 
-__all__ = ["HttpBackend", "Transport"]
+__all__ = ["HttpBackend", "Transport", "capped_step"]
 
 T = TypeVar("T")
 _KEPT_ANSWERS = 64
+
+
+def capped_step(start: float, end: float, step_s: float, *, budget: int) -> int:
+    """The step in whole seconds for ``[start, end)``: ``step_s`` rounded up, or coarser so
+    the span holds at most ``budget`` points (past a minute, a whole number of minutes).
+
+    Raises :class:`ValueError` when the step is not positive or ``end`` is not after ``start``.
+    """
+    if step_s <= 0:
+        raise ValueError("step must be positive")
+    if end <= start:
+        raise ValueError("start must be before end")
+    step = max(1, math.ceil(step_s))
+    if math.ceil((end - start) / step) > budget:
+        step = math.ceil((end - start) / budget)
+        step = math.ceil(step / 60) * 60 if step > 60 else step
+    return step
 
 
 @dataclass(frozen=True)
