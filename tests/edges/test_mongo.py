@@ -6,7 +6,7 @@ import socket
 
 import pytest
 from pymongo import MongoClient
-from pymongo.errors import OperationFailure, PyMongoError
+from pymongo.errors import NetworkTimeout, OperationFailure, PyMongoError
 
 from sreworkbook.backups.fingerprint import fingerprint_database
 from sreworkbook.edges.mongo import mongo_error
@@ -61,6 +61,17 @@ def test_a_server_still_silent_when_selection_gives_up_is_a_timeout_too() -> Non
     error = mongo_error(caught.value, query="ping")
     assert isinstance(error, SourceTimeout)
     assert error.detail == f"MongoDB at 127.0.0.1:{port} unreachable: no answer after 1 s"
+
+
+def test_a_socket_timeout_mid_operation_is_one_line() -> None:
+    # pymongo's words, as a busy FerretDB made them in CI (the ping had connected).
+    raw = NetworkTimeout(
+        "127.0.0.1:41253: timed out (configured timeouts: socketTimeoutMS: 3000.0ms, "
+        "connectTimeoutMS: 3000.0ms)"
+    )
+    error = mongo_error(raw, query="ping")
+    assert isinstance(error, SourceTimeout)
+    assert error.detail == "MongoDB at 127.0.0.1:41253 did not answer within 3 s"
 
 
 def test_an_operation_failure_drops_the_full_error_document() -> None:

@@ -89,3 +89,15 @@ def test_a_clients_timeout_is_cut_to_what_remains_of_the_run() -> None:
     assert within_run(3.0, {RUN_DEADLINE_ENV: "1700000030"}, wall=wall) == 3.0
     # past the deadline: the shortest timeout, so that the call fails as the timeout it is
     assert within_run(3.0, {RUN_DEADLINE_ENV: "1699999990"}, wall=wall) == MIN_TIMEOUT_S
+
+
+def test_an_answer_to_a_call_sent_before_a_failure_does_not_close_the_breaker() -> None:
+    breaker = Breaker(threshold=2)
+    early = breaker.ticket("prom:9090")  # sent while the server was alive
+    breaker.failed("prom:9090", "connection reset")
+    breaker.succeeded("prom:9090", early)  # its answer arrives after the server died
+    breaker.failed("prom:9090", "connection reset")
+    assert breaker.refusal("prom:9090") == "connection reset (gave up after 2 failures in a row)"
+    fresh = breaker.ticket("prom:9090")
+    breaker.succeeded("prom:9090", fresh)  # sent after the failures: the server is back
+    assert breaker.refusal("prom:9090") is None

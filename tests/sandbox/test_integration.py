@@ -156,7 +156,7 @@ def test_redis_is_seeded_and_saved(sandbox: Any) -> None:
     assert sandbox.env.redis is not None
     client = redis.Redis.from_url(sandbox.env.redis.url, socket_timeout=3)
     try:
-        assert client.dbsize() >= 200  # sessions last 30+ minutes; rate-limit keys only 60 s
+        assert client.dbsize() >= 200  # sessions last 8-12 hours; rate-limit keys only 60 s
         assert client.info("persistence")["rdb_last_bgsave_status"] == "ok"
         assert client.config_get("maxmemory")["maxmemory"] == str(64 * 2**20)
     finally:

@@ -217,10 +217,14 @@ def mongodb_reachable(
     owned = client is None
     try:
         uri = environment.secret(environment.mongodb.uri, environ, key="mongodb.uri")
-        if client is None:
-            ms = int(within_run(3.0, environ) * 1000)
+        if client is None:  # quick to say it cannot connect, patient with a busy server
+            connect_ms = int(within_run(3.0, environ) * 1000)
+            read_ms = int(within_run(20.0, environ) * 1000)
             client = MongoClient(
-                uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms
+                uri,
+                serverSelectionTimeoutMS=connect_ms,
+                connectTimeoutMS=connect_ms,
+                socketTimeoutMS=read_ms,
             )
         client.admin.command("ping")
         names = client.list_database_names()

@@ -339,6 +339,7 @@ class HttpEdge:
                 break
             attempts += 1
             pause = None
+            ticket = self.breaker.ticket(endpoint) if self.breaker else 0
             try:
                 reply = self._once(
                     method, url, params, json_body, data, send, basic, min(policy.timeout_s, left)
@@ -363,7 +364,7 @@ class HttpEdge:
                         attempts=attempts, waited_s=waited,
                     )  # fmt: skip
                 if self.breaker:
-                    self.breaker.succeeded(endpoint)
+                    self.breaker.succeeded(endpoint, ticket)
                 return replace(reply, attempts=attempts, waited_s=waited)
             status, timed_out = reply.status, False
             said = reply.body.strip() and "html" not in reply.content_type

@@ -16,6 +16,7 @@ __all__ = ["mongo_error", "mongo_problem"]
 
 _SERVER = re.compile(r"^(?P<host>\[?[\w.\-:]+\]?:\d+): (?P<reason>.+?)(?: \(configured timeouts|$)")
 _TIMEOUT = re.compile(r"Timeout: (?P<s>[\d.]+)s")
+_SOCKET_TIMEOUT = re.compile(r"socketTimeoutMS: (?P<ms>[\d.]+)ms")
 _DESCRIBED = re.compile(r"ServerDescription \('(?P<host>[^']+)', (?P<port>\d+)\)")
 _REASONS = (
     ("refused", "connection refused"),
@@ -64,6 +65,11 @@ def mongo_problem(exc: BaseException) -> tuple[str, bool]:
     timed_out = isinstance(exc, ExecutionTimeout | NetworkTimeout)
     first_line = text.splitlines()[0] if text else type(exc).__name__
     first_line = first_line.split(", Topology Description:")[0]
+    server = _SERVER.match(first_line)
+    if timed_out and server:  # "db:27017: timed out (configured timeouts: socketTimeoutMS: …)"
+        waited = _SOCKET_TIMEOUT.search(first_line)
+        within = f" within {float(waited.group('ms')) / 1000:g} s" if waited else ""
+        return f"MongoDB at {server.group('host')} did not answer{within}", True
     return _cut(f"MongoDB: {first_line}"), timed_out
 
 

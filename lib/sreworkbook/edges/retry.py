@@ -14,7 +14,8 @@ smaller of ``timeout_s`` and what remains, and a wait that would overrun it is n
 A :class:`Breaker` keeps consecutive failures per endpoint: after ``threshold`` in a row
 (5xx, 429, refused or reset connections, timeouts) it answers for the endpoint at once, until
 a success closes it again — a dashboard's fifty queries do not each wait through the retries of
-a server that is down. Calls already retrying stop at their next attempt. Share one breaker
+a server that is down. Only a call sent after the last failure can close it: the answers to
+calls sent before a server died still arrive after its first failures, and say nothing new. Calls already retrying stop at their next attempt. Share one breaker
 among the clients of one run (a pool of Prometheus clients) so that the run gives up once.
 """
 
@@ -160,6 +161,7 @@ class Breaker:
         self.threshold = threshold
         self._lock = threading.Lock()
         self._failures: dict[str, tuple[int, str]] = {}
+        self._recorded: dict[str, int] = {}  # failures ever recorded per endpoint
 
     def refusal(self, endpoint: str) -> str | None:
         """Why ``endpoint`` is not to be called now, or ``None`` when it may be."""
@@ -169,11 +171,21 @@ class Breaker:
             return f"{problem} (gave up after {self.threshold} failures in a row)"
         return None
 
+    def ticket(self, endpoint: str) -> int:
+        """Taken when a call is sent; given back to :meth:`succeeded` with its answer."""
+        with self._lock:
+            return self._recorded.get(endpoint, 0)
+
     def failed(self, endpoint: str, problem: str) -> None:
         with self._lock:
             count, _ = self._failures.get(endpoint, (0, ""))
             self._failures[endpoint] = (count + 1, problem)
+            self._recorded[endpoint] = self._recorded.get(endpoint, 0) + 1
 
-    def succeeded(self, endpoint: str) -> None:
+    def succeeded(self, endpoint: str, ticket: int | None = None) -> None:
+        """Close the breaker for ``endpoint``, unless a failure came after the call was sent
+        (``ticket`` from :meth:`ticket`; ``None``: the call was sent just now)."""
         with self._lock:
+            if ticket is not None and ticket != self._recorded.get(endpoint, 0):
+                return
             self._failures.pop(endpoint, None)

@@ -90,7 +90,7 @@ def seed_redis(client: redis.Redis, *, seed: int = 7) -> int:
                 "createdAt": str(1_700_000_000 + i * 37),
             },
         )
-        pipe.expire(f"sess:{sid}", 1800 + rng.randrange(1800))
+        pipe.expire(f"sess:{sid}", 8 * 3600 + rng.randrange(4 * 3600))  # a trading day
     for page in range(1, 51):
         body = {
             "page": page,
