@@ -15,12 +15,14 @@ A :class:`Breaker` keeps consecutive failures per endpoint: after ``threshold`` 
 (5xx, 429, refused or reset connections, timeouts) it answers for the endpoint at once, until
 a success closes it again — a dashboard's fifty queries do not each wait through the retries of
 a server that is down. Only a call sent after the last failure can close it: the answers to
-calls sent before a server died still arrive after its first failures, and say nothing new. Calls already retrying stop at their next attempt. Share one breaker
+calls sent before a server died still arrive after its first failures, and say nothing new.
+Calls already retrying stop at their next attempt. Share one breaker
 among the clients of one run (a pool of Prometheus clients) so that the run gives up once.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -139,8 +141,6 @@ def within_run(
     tools' subprocesses): each is built with this as its timeout, so a hanging dependency costs
     the run what is left of its budget at most, never its own longer default.
     """
-    import os
-
     deadline = Deadline.from_environ(
         os.environ if environ is None else environ, clock=clock, wall=wall
     )
