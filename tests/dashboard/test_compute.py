@@ -139,6 +139,20 @@ def test_failing_panel_is_unknown_not_a_crash() -> None:
     assert any(f.title == "No data for db_p95" and "HTTP 503" in f.detail for f in findings)
 
 
+def test_unreadable_request_metrics_say_so_in_the_headline() -> None:
+    broken = {"latency_p95", "error_rate", "route_errors"}
+    no_requests = {k: v for k, v in GOOD.items() if k not in ("latency_p95", "error_rate")}
+    status, headline, _, _ = assess(_load(no_requests, broken=broken), Thresholds())
+    assert status is Status.UNKNOWN
+    total = len(PANELS) + 2  # the route panels
+    assert headline == (
+        f"Could not read request metrics from scripted ({total - 3} of {total} panels drawn): "
+        "prometheus: HTTP 503 after 4 attempts"
+    )
+    _, quiet, _, _ = assess(_load(no_requests), Thresholds())
+    assert quiet == "No request metrics from scripted for the last 6 h."
+
+
 def test_top_routes_and_all_panels_loaded() -> None:
     data = _load(GOOD)
     assert set(PANELS) <= set(data.panels)

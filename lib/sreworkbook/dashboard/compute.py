@@ -29,6 +29,8 @@ __all__ = [
 
 #: A panel over more points than this is refused (a step too small for the window).
 MAX_POINTS_PER_PANEL = 200_000
+#: The detail of a panel whose query worked but matched nothing (not a failure to read).
+NO_SERIES = "the query returned no series"
 
 #: The summary's metric names, from the panels' overall values.
 SUMMARY_METRICS = {
@@ -175,9 +177,7 @@ def load_dashboard(
                 problems.append(Finding(Status.UNKNOWN, f"SLO {slo.name} not computed", str(exc)))
     for name in PANELS:
         if panels[name].empty and not any(name in f.title for f in problems):
-            problems.append(
-                Finding(Status.UNKNOWN, f"No data for {name}", "the query returned no series")
-            )
+            problems.append(Finding(Status.UNKNOWN, f"No data for {name}", NO_SERIES))
     return DashboardData(
         backend=backend.name,
         window=window,
@@ -249,6 +249,13 @@ def assess(data: DashboardData, thresholds: Thresholds) -> Conclusion:
 def _headline(status: Status, metrics: Mapping[str, float], data: DashboardData) -> str:
     span = _span(data.window.seconds)
     if "p95_ms" not in metrics and "error_rate" not in metrics:
+        unread = [f.detail for f in data.problems if f.detail != NO_SERIES]
+        if unread:
+            drawn = sum(not frame.empty for frame in data.panels.values())
+            return (
+                f"Could not read request metrics from {data.backend} "
+                f"({drawn} of {len(data.panels)} panels drawn): {unread[0]}"
+            )
         return f"No request metrics from {data.backend} for the last {span}."
     parts = []
     if "availability" in metrics:
