@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Mapping
 
 import pytest
 
-from sreworkbook.results import SUMMARY_MIME, CheckResult, Finding, RunSummary, Status, worst
+from sreworkbook.results import (
+    SUMMARY_MIME,
+    CheckResult,
+    Finding,
+    RunSummary,
+    Status,
+    record,
+    worst,
+)
 
 
 def test_worst_ignores_skipped() -> None:
@@ -63,3 +73,23 @@ def test_metric_order_survives_sorted_json() -> None:
     assert format_metric("mem_pct", 64.96) == "65.0 %"
     # An epoch-seconds time reads as a time, not as 1,796,492,079.
     assert format_metric("first_error_at", 1796492079.5) == "2026-12-05 17:34:39 UTC"
+
+
+def test_record_is_the_fields_in_order_as_json_ready_data() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Row:
+        status: Status
+        findings: tuple[Finding, ...]
+        labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+        waited_s: float = 0.0
+
+    row = Row(Status.WARN, (Finding(Status.CRIT, "down", "api"),), {"a": "b"}, 1.23456)
+    data = record(row, waited_s=round(row.waited_s, 2))
+    assert list(data) == ["status", "findings", "labels", "waited_s"]
+    assert data == {
+        "status": "WARN",
+        "findings": [{"severity": "CRIT", "title": "down", "detail": "api"}],
+        "labels": {"a": "b"},
+        "waited_s": 1.23,
+    }
+    assert json.loads(json.dumps(data)) == data

@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Status",
     "fold_findings",
     "format_metric",
+    "record",
     "worst",
 ]
 
@@ -28,6 +29,29 @@ EXIT_TIMEOUT = 124
 
 #: The MIME type under which a notebook publishes its summary for the run pipeline.
 SUMMARY_MIME = "application/vnd.sreworkbook.summary+json"
+
+
+def record(item: Any, **values: Any) -> dict[str, Any]:
+    """A dataclass as JSON-ready data: its fields in declared order, ``values`` replacing some.
+
+    Enums become their values, tuples lists, mappings dicts, and dataclasses with a ``to_dict``
+    their own. One list of fields, so a field added to the class is not forgotten by its JSON.
+    """
+    data = {f.name: _plain(getattr(item, f.name)) for f in fields(item)}
+    data.update(values)
+    return data
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if is_dataclass(value) and hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
 
 
 class Status(StrEnum):
@@ -138,10 +162,7 @@ class CheckResult:
     metrics: Mapping[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["status"] = self.status.value
-        data["metrics"] = dict(self.metrics)
-        return data
+        return record(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sreworkbook.results import Finding, Status
+from sreworkbook.results import Finding, Status, record
 
 __all__ = [
     "ArchiveHeader",
@@ -105,18 +105,7 @@ class CollectionReport:
         return f"{self.db}.{self.collection}"
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "db": self.db,
-            "collection": self.collection,
-            "documents": self.documents,
-            "crc_ok": self.crc_ok,
-            "bytes": self.bytes,
-            "complete": self.complete,
-            "crc_expected": self.crc_expected,
-            "crc_actual": self.crc_actual,
-            "listed": self.listed,
-            "type": self.type,
-        }
+        return record(self)
 
     @classmethod
     def from_json_dict(cls, data: Mapping[str, Any]) -> CollectionReport:

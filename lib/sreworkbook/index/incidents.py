@@ -22,7 +22,7 @@ from typing import Any
 
 from sreworkbook.exceptions import OutputError, WorkbookError
 from sreworkbook.reports.assets import page_start
-from sreworkbook.results import Status
+from sreworkbook.results import Status, record
 from sreworkbook.timeutil import format_duration, human_time, parse_time
 
 __all__ = [
@@ -73,15 +73,7 @@ class Incident:
         return replace(self, events=(*self.events, event))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "env": self.env,
-            "opened_at": self.opened_at,
-            "resolved_at": self.resolved_at,
-            "status": self.status,
-            "events": [e.to_dict() for e in self.events],
-        }
+        return record(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Incident:

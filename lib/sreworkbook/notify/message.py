@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from sreworkbook.edges.retry import RetryPolicy
-from sreworkbook.results import Finding, RunSummary, Status
+from sreworkbook.results import Finding, RunSummary, Status, record
 from sreworkbook.secrets import MASK, Scrubber, references
 
 __all__ = [
@@ -188,14 +188,7 @@ class Delivery:
     waited_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "notifier": self.notifier,
-            "ok": self.ok,
-            "attempts": self.attempts,
-            "status_code": self.status_code,
-            "detail": self.detail,
-            "waited_s": round(self.waited_s, 3),
-        }
+        return record(self, waited_s=round(self.waited_s, 3))
 
     def to_finding(self) -> Finding:
         """A finding for the run summary: WARN when the notification did not get through."""

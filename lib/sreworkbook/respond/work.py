@@ -22,7 +22,7 @@ from sreworkbook.config import Environment, NotificationsConfig, ResponderConfig
 from sreworkbook.exceptions import WorkbookError
 from sreworkbook.notify import Delivery, Notification, notifiers_for, notify_all
 from sreworkbook.respond.journal import Work
-from sreworkbook.results import Status
+from sreworkbook.results import Status, record
 from sreworkbook.timeutil import format_duration, rfc3339
 
 __all__ = [
@@ -53,14 +53,7 @@ class RunResult:
     report: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "notebook": self.notebook,
-            "status": self.status.value,
-            "headline": self.headline,
-            "report_url": self.report_url,
-            "run_id": self.run_id,
-            "report": self.report,
-        }
+        return record(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunResult:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sreworkbook.config import Environment
 from sreworkbook.exceptions import ParameterError, SandboxError
+from sreworkbook.results import record
 from sreworkbook.sandbox.model import COMPONENTS
 
 __all__ = ["FAULT_PATH", "FaultState", "set_fault"]
@@ -39,12 +40,7 @@ class FaultState:
         return component in self.down
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "latency_ms": self.latency_ms,
-            "error_ratio": self.error_ratio,
-            "down": list(self.down),
-            "memory_pct": self.memory_pct,
-        }
+        return record(self)
 
     @classmethod
     def parse(cls, data: Any) -> FaultState:

@@ -47,6 +47,7 @@ from typing import Any, Generic, Self, TypeVar
 
 from sreworkbook.commands import ArgumentParser
 from sreworkbook.exceptions import SandboxError
+from sreworkbook.results import record
 
 __all__ = [
     "ReceivedMail",
@@ -129,12 +130,7 @@ class ReceivedPost:
     received_at: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "received_at": self.received_at,
-            "headers": dict(self.headers),
-            "body": self.body,
-        }
+        return record(self)
 
 
 _KEPT_HEADERS = ("content-type", "user-agent")
