@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from sreworkbook.backups.engines import (
     make_engine,
     mongodump_argv,
     mongorestore_argv,
+    tool_failure,
 )
 from sreworkbook.backups.fingerprint import fingerprint_archive, fingerprint_database
 from sreworkbook.backups.report import Verdict
@@ -98,6 +100,10 @@ def test_mongorestore_engine_runs_the_tool_with_the_uri_kept_out_of_argv(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))  # PATH comes first: keep it empty
+    # This test's own temporary folders (drills running beside it have theirs in /tmp).
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     tools = fake_tools(tmp_path)
     engine = make_engine("auto", client=None, uri=SECRET_URI, root=tmp_path)
     assert isinstance(engine, MongorestoreEngine)
@@ -111,7 +117,7 @@ def test_mongorestore_engine_runs_the_tool_with_the_uri_kept_out_of_argv(
     assert (tmp_path / "mongorestore.config").read_text() == f'uri: "{SECRET_URI}"\n'
     dumped = engine.dump("tradeai", tmp_path / "out.archive.gz")
     assert dumped.bytes == 1 and "--db=tradeai" in (tmp_path / "mongodump.argv").read_text()
-    assert tools.is_dir() and not list(Path("/tmp").glob("sreworkbook-mongorestore-*/tools.yaml"))
+    assert tools.is_dir() and not list(scratch.glob("sreworkbook-mongorestore-*/tools.yaml"))
 
 
 def test_a_failing_tool_is_a_source_error_with_the_password_masked(
@@ -125,6 +131,27 @@ def test_a_failing_tool_is_a_source_error_with_the_password_masked(
     with pytest.raises(SourceError, match="exit 1") as caught:
         engine.restore(archive, RestorePlan("tradeai", ()), target_db="t_restore_test")
     assert "S3cr3t" not in str(caught.value) and "***" in str(caught.value)
+
+
+def test_a_tool_failure_is_one_line_naming_the_lost_host() -> None:
+    stamp = "2026-12-07T16:10:34.629+0000\t"
+    lost = (
+        "connection(127.0.0.1:56881[-3]) incomplete read of message header: read tcp "
+        "127.0.0.1:35094->127.0.0.1:56881: read: connection reset by peer"
+    )
+    output = (
+        f"{stamp}preparing collections to restore from\n"
+        f"{stamp}Failed: drill_restore_test.customers: error restoring from "
+        f"`/tmp/x/tradeai_backup_20261207_020000.tar.gz`:  {lost}: {lost}\n"
+        f"{stamp}4000 document(s) restored successfully. 0 document(s) failed to restore.\n"
+    )
+    assert tool_failure(output) == (
+        "drill_restore_test.customers: lost the connection to 127.0.0.1:56881 "
+        "(connection reset by peer)"
+    )
+    assert tool_failure(f"{stamp}Failed: cannot open archive\n") == "cannot open archive"
+    assert tool_failure("a\nb\nc\nd\n") == "b | c | d"
+    assert tool_failure("") == "no output"
 
 
 def test_engine_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -146,8 +146,8 @@ TABLE: list[Row] = [
     }),
     *_rows("runbooks/backup_failure", "mongodb", {"refused": "CRIT", "hang": "UNKNOWN"}),
     # A restore target that refuses is down (the drill failed); one that never answers: the
-    # drill measured nothing.
-    *_rows("backup_restore_drill", "mongodb", {"refused": "CRIT", "hang": "UNKNOWN"}),
+    # drill measured nothing; one whose connections die halfway through the restore failed it.
+    *_rows("backup_restore_drill", "mongodb", {"refused": "CRIT", "hang": "UNKNOWN", "cut": "CRIT"}),
     # Faults halfway through: the first requests are answered, then the dependency dies.
     *_rows("health_inspection", "api", {f"{DIES}2": "CRIT"}),
     *_rows("metrics_dashboard", "prometheus", {f"{DIES}10": "UNKNOWN"}),
@@ -234,8 +234,7 @@ def _environment(base: Path, folder: Path, name: str, extra: dict[str, Any]) -> 
         doc["service"] = {**extra["service"], "headers": {"X-Canary": "${SWB_FAULT_CANARY}"}}
     doc.setdefault("prometheus", {})["timeout_s"] = 3
     # Drills run side by side: a scratch database each (a drill refuses a non-empty one).
-    scratch = "".join(c if c.isalnum() else "_" for c in name)
-    doc.setdefault("backups", {})["scratch_database"] = f"{scratch}_restore_test"
+    doc.setdefault("backups", {})["scratch_database"] = _scratch(name)
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return path
@@ -287,6 +286,11 @@ def toxiproxy() -> Iterator[Toxiproxy]:
         yield server
 
 
+def _scratch(name: str) -> str:
+    """The scratch database of the run called ``name``."""
+    return "".join(c if c.isalnum() else "_" for c in name) + "_restore_test"
+
+
 def _source_database(sandbox: Any) -> dict[str, tuple[int, list[Any]]]:
     """Each collection of the source database: its count and its first ids (in id order)."""
     import pymongo
@@ -325,9 +329,8 @@ def matrix(
     rows = _selected(request)
     with contextlib.ExitStack() as stack:
         for notebook in sorted({r.notebook for r in rows}):
-            name = f"{notebook.replace('/', '.')}-baseline"
-            env = _environment(sandbox.env_file, folder, name, {})
-            jobs.append((Row(notebook, "none", "baseline", "VERDICT"), env, None))
+            baseline = Row(notebook, "none", "baseline", "VERDICT")
+            jobs.append((baseline, _environment(sandbox.env_file, folder, baseline.id, {}), None))
         for row in rows:
             if row.fault in FAULTS:
                 proxy = toxiproxy.proxy(row.id, f"127.0.0.1:{ports[row.dependency]}")
@@ -456,3 +459,10 @@ def test_the_drills_left_the_source_database_unchanged(
     assert any(r.row.notebook == "backup_restore_drill" for r in matrix.values())
     assert sum(count for count, _ in source_before.values()) >= 100_000
     assert _source_database(sandbox) == source_before
+    # and dropped their scratch databases, also where the restore was cut off halfway
+    import pymongo
+
+    ours = {_scratch(r.row.id) for r in matrix.values()}
+    with pymongo.MongoClient(sandbox.env.mongodb.uri, serverSelectionTimeoutMS=10_000) as client:
+        left = ours & set(client.list_database_names())
+    assert not left, left

@@ -3,7 +3,8 @@
 One server per test session; a :class:`Proxy` per dependency under test, listening on its own
 loopback port in front of the real server. Faults are the proxy disabled (connections
 refused) or toxics: ``reset_peer`` (the connection reset), ``timeout`` with 0 (accepted and
-never answered), ``latency`` plus ``bandwidth`` (slow).
+never answered), ``limit_data`` (cut after the first megabytes), ``latency`` plus ``bandwidth``
+(slow).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ FAULTS: dict[str, list[dict[str, Any]]] = {
     # upstream: the request never reaches the server (which would time the idle connection
     # out itself and close it: a reset, not a hang)
     "hang": [{"type": "timeout", "stream": "upstream", "attributes": {"timeout": 0}}],
+    # upstream: every connection closes after its first 4 MB to the server (a restore target
+    # that dies halfway through a restore; the handshake and small requests get through)
+    "cut": [{"type": "limit_data", "stream": "upstream", "attributes": {"bytes": 4_000_000}}],
     "slow": [
         {"type": "latency", "attributes": {"latency": 1500, "jitter": 0}},
         {"type": "bandwidth", "attributes": {"rate": 64}},  # KB/s

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -32,6 +31,13 @@ from bson import SON
 from bson.raw_bson import RawBSONDocument
 
 from sreworkbook.backups.archive import iter_batches
+from sreworkbook.backups.mongo_tools import (
+    find_tool,
+    mongodump_argv,
+    mongorestore_argv,
+    tool_failure,
+    tool_version,
+)
 from sreworkbook.backups.target import RestorePlan, index_request
 from sreworkbook.backups.writer import dump_database
 from sreworkbook.edges.mongo import mongo_error
@@ -54,6 +60,7 @@ __all__ = [
     "mongodump_argv",
     "mongorestore_argv",
     "open_client",
+    "tool_failure",
     "tool_version",
 ]
 
@@ -62,7 +69,6 @@ _FINISHED = re.compile(
     r"finished restoring `?([^\s.`]+)\.([^\s`]+)`? \((\d+) documents?, (\d+) failures?\)"
 )
 _DUMPED = re.compile(r"done dumping `?([^\s.`]+)\.([^\s`]+)`? \((\d+) documents?\)")
-_VERSION = re.compile(r"version:?\s*(\S+)")
 
 
 @dataclass(frozen=True)
@@ -271,71 +277,6 @@ class PymongoEngine:
         return RestoreOutcome(self.name, counts, built, took, tuple(findings), indexing)
 
 
-def find_tool(name: str, *, root: Path | None) -> str | None:
-    """``name`` from ``PATH`` (MongoDB's Database Tools packages), else the project's
-    ``.tools/bin`` (``make mongo-tools``), the order ``make setup`` looks in."""
-    found = shutil.which(name)
-    if found or root is None:
-        return found
-    bundled = root / ".tools" / "bin" / name
-    return str(bundled) if bundled.is_file() and os.access(bundled, os.X_OK) else None
-
-
-def tool_version(binary: str, *, timeout_s: float = 10.0) -> str:
-    """The version ``binary --version`` reports (``100.18.0-8fa3cfc8``), or ``"unknown"``."""
-    try:
-        done = subprocess.run(
-            [binary, "--version"], capture_output=True, text=True, timeout=timeout_s, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    found = _VERSION.search(done.stdout + done.stderr)
-    return found.group(1) if found and done.returncode == 0 else "unknown"
-
-
-def mongodump_argv(binary: str, config: Path, database: str, out: Path, *, gzip: bool) -> list[str]:
-    """``mongodump --config=CFG --db=DB --archive=OUT [--gzip]`` (the URI is in CFG)."""
-    argv = [binary, f"--config={config}", f"--db={database}", f"--archive={out}"]
-    return [*argv, "--gzip"] if gzip else argv
-
-
-def mongorestore_argv(
-    binary: str,
-    config: Path,
-    archive: Path,
-    plan: RestorePlan,
-    *,
-    target_db: str,
-    gzip: bool,
-    workers: int = 1,
-) -> list[str]:
-    """``mongorestore`` restoring ``plan.source_db`` of ``archive`` into ``target_db`` only.
-
-    What the plan leaves out is excluded (``--nsExclude``, ``--noIndexRestore`` — the planned
-    indexes are then built afterwards —, ``--noOptionsRestore``).
-    """
-    src = plan.source_db
-    argv = [
-        binary,
-        f"--config={config}",
-        f"--archive={archive}",
-        f"--nsInclude={src}.*",
-        f"--nsFrom={src}.*",
-        f"--nsTo={target_db}.*",
-        "--stopOnError",
-        "--bypassDocumentValidation",
-        f"--numInsertionWorkersPerCollection={max(1, workers)}",
-    ]
-    if gzip:
-        argv.append("--gzip")
-    argv += [f"--nsExclude={src}.{name}" for name in plan.skipped]
-    if plan.indexes_reduced:
-        argv.append("--noIndexRestore")
-    if plan.options_reduced:
-        argv.append("--noOptionsRestore")
-    return argv
-
-
 def _is_gzip(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(2) == b"\x1f\x8b"
@@ -394,8 +335,7 @@ class MongorestoreEngine:
             raise SourceError(f"cannot run {argv[0]}: {exc}", source=what) from exc
         output = mask_text(done.stdout + done.stderr)
         if done.returncode != 0:
-            tail = " | ".join(line for line in output.strip().splitlines()[-3:])
-            raise SourceError(f"exit {done.returncode}: {tail[-400:]}", source=what)
+            raise SourceError(f"exit {done.returncode}: {tool_failure(output)}", source=what)
         return output
 
     def _config(self, folder: Path) -> Path:
