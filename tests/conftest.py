@@ -1,7 +1,8 @@
 """Fixtures shared by every test tier (the helpers behind them are in ``tests/support``).
 
 ``http_server`` makes canned loopback HTTP servers (stopped after the test); ``closed_port`` is
-a port nothing listens on.
+a port nothing listens on. Every test starts with the process's S3 breaker empty (an endpoint
+one test hung is not refused in the next).
 ``sandbox`` starts the real embedded stack once per session on free loopback ports, in a data
 directory of its own. Outside CI a component that cannot start makes the tests that need it
 skip (``sandbox.require("mongodb")``); under ``CI=true`` it fails the run.
@@ -27,6 +28,7 @@ import pytest
 import yaml
 
 from sreworkbook.config import Environment, load_environment
+from sreworkbook.edges import s3
 from sreworkbook.sandbox import SandboxState, down, up
 from support.ci import IN_CI, ROOT, unavailable
 from support.http import CannedServer, Route, start_http
@@ -177,3 +179,9 @@ def http_server() -> Iterator[Callable[..., CannedServer]]:
 def closed_port() -> int:
     """A loopback port nothing listens on: connecting is refused."""
     return free_port()
+
+
+@pytest.fixture(autouse=True)
+def _forget_s3_timeouts() -> None:
+    """No S3 endpoint held as timed out from an earlier test (the breaker is per process)."""
+    s3.BREAKER.clear()

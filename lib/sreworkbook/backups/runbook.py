@@ -156,7 +156,7 @@ def s3_access(environment: Environment, *, environ: Mapping[str, str], client: A
         source = _credential_source(s3)
         client = client or client_for(s3, resolve=environment.resolver(environ))
         client.head_bucket(Bucket=environment.secret(s3.bucket, environ))
-    except SourceError as exc:  # an answer that was not S3's (garbage, a web page)
+    except SourceError as exc:  # an answer that was not S3's (garbage, a web page), or none lately
         return Step("S3 access", Status.UNKNOWN, exc.detail, {"s3_reachable": 0.0})
     except WorkbookError as exc:
         return Step("S3 access", Status.CRIT, str(exc), {"s3_reachable": 0.0})

@@ -8,12 +8,21 @@ botocore error is translated here (:func:`translate`): a missing object or bucke
 :class:`~sreworkbook.exceptions.MissingFileError`, a timeout a
 :class:`~sreworkbook.exceptions.SourceTimeout`, anything else a
 :class:`~sreworkbook.exceptions.SourceError` naming ``s3`` and the URL.
+
+A client's timeouts and tries fit what remains of the run's deadline. An endpoint whose call
+timed out (after botocore's own tries) is not called again for :data:`COOL_OFF_S` by any client
+:func:`make_client` made in this process (:data:`BREAKER`): a call fails at once, unsent, with
+a :class:`~sreworkbook.exceptions.SourceTimeout` saying when it last did not answer — a run's
+later S3 steps do not each wait through their tries again. Only timeouts count: a refused
+connection is an answer, and is cheap to ask again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +40,12 @@ from sreworkbook.exceptions import (
 )
 
 __all__ = [
+    "BREAKER",
+    "COOL_OFF_S",
     "DUMMY_KEYS",
     "S3Object",
     "S3Stream",
+    "TimeoutBreaker",
     "boto_errors",
     "client_for",
     "download",
@@ -93,7 +105,8 @@ def make_client(
 ) -> Any:
     """A boto3 S3 client with connect/read timeouts and bounded retries.
 
-    Keys given here win; otherwise boto3's standard chain applies.
+    Keys given here win; otherwise boto3's standard chain applies. Its calls to an endpoint
+    that timed out lately, through this client or another, fail at once (:data:`BREAKER`).
     """
     try:
         import boto3
@@ -117,8 +130,88 @@ def make_client(
     client = factory.client(
         "s3", endpoint_url=endpoint_url, region_name=region, config=config, **keys
     )
-    client.meta.events.register_first("response-received.s3", _garbage_guard(client))
+    events = client.meta.events
+    events.register_first("response-received.s3", _garbage_guard(client))
+    events.register_first("before-send.s3", _refuse_timed_out(client.meta.endpoint_url))
+    events.register("after-call-error.s3", _remember_timeout(client.meta.endpoint_url, timeout_s))
     return client
+
+
+#: How long an S3 endpoint that did not answer is not called again: the rest of a run's S3
+#: steps fail at once, and a notebook kernel, which may live for hours, tries it again later.
+COOL_OFF_S = 60.0
+
+
+class TimeoutBreaker:
+    """S3 endpoints whose last call timed out, and when: open (refusing) for ``cool_off_s``.
+
+    One per process (:data:`BREAKER`), shared by every client :func:`make_client` makes;
+    thread-safe (backups are verified in threads). ``clock`` is for tests to replace.
+    """
+
+    def __init__(
+        self, cool_off_s: float = COOL_OFF_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.cool_off_s = cool_off_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._timed_out: dict[str, tuple[float, float]] = {}  # endpoint: (timeout_s, when)
+
+    def failed(self, endpoint: str, timeout_s: float) -> None:
+        """A call to ``endpoint`` got no answer within ``timeout_s``, after all its tries."""
+        with self._lock:
+            self._timed_out[endpoint] = (timeout_s, self.clock())
+
+    def refusal(self, endpoint: str) -> str | None:
+        """Why ``endpoint`` is not to be called now, or ``None`` when it may be."""
+        with self._lock:
+            if endpoint not in self._timed_out:
+                return None
+            timeout_s, when = self._timed_out[endpoint]
+            ago = self.clock() - when
+            if ago >= self.cool_off_s:
+                del self._timed_out[endpoint]
+                return None
+        return (
+            f"S3 at {where(endpoint)} did not answer within {round(timeout_s, 2):g} s "
+            f"({ago:.0f} s ago): not tried again"
+        )
+
+    def clear(self) -> None:
+        """Forget every endpoint (tests start from a clean process this way)."""
+        with self._lock:
+            self._timed_out.clear()
+
+
+#: The process's S3 breaker.
+BREAKER = TimeoutBreaker()
+
+
+def _refuse_timed_out(endpoint: str) -> Callable[..., None]:
+    """A hook ending an attempt, before it is sent, to an endpoint that :data:`BREAKER` holds.
+
+    botocore hands what a ``before-send`` hook raises to its retry handler as the attempt's
+    error; not being one of botocore's connection errors, it is not retried, and reaches the
+    caller as it is (:func:`translate` passes it on).
+    """
+
+    def refuse(**_: Any) -> None:
+        refusal = BREAKER.refusal(endpoint)
+        if refusal is not None:
+            raise SourceTimeout(refusal, source="s3", attempts=0)
+
+    return refuse
+
+
+def _remember_timeout(endpoint: str, timeout_s: float) -> Callable[..., None]:
+    """A hook telling :data:`BREAKER` of a call that ended, all tries done, in a timeout."""
+    from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+
+    def remember(exception: BaseException | None = None, **_: Any) -> None:
+        if isinstance(exception, ConnectTimeoutError | ReadTimeoutError):
+            BREAKER.failed(endpoint, timeout_s)
+
+    return remember
 
 
 def _garbage_guard(client: Any) -> Callable[..., None]:
