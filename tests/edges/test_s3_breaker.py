@@ -65,7 +65,7 @@ def test_after_a_timeout_a_new_client_fails_at_once_without_sending(
     error = caught.value
     assert (error.source, error.attempts) == ("s3", 0)
     assert str(error) == (
-        f"s3: S3 at 127.0.0.1:{hanging_s3.port} did not answer within 0.5 s (0 s ago): "
+        f"s3: S3 at 127.0.0.1:{hanging_s3.port} did not answer within 0.5 s (just now): "
         "not tried again"
     )
 
@@ -118,7 +118,7 @@ def test_a_call_already_retrying_stops_at_its_next_try(hanging_s3: CannedServer)
 
     marker = threading.Thread(target=another_call_times_out, daemon=True)
     marker.start()
-    with pytest.raises(SourceTimeout, match=r"did not answer within 7 s \(\d s ago\)"):
+    with pytest.raises(SourceTimeout, match=r"did not answer within 7 s \((just now|\d s ago)\)"):
         _list(hanging_s3.url)
     marker.join(5)
     assert len(hanging_s3.seen) == 1  # its second and third tries were not sent

@@ -172,9 +172,10 @@ class TimeoutBreaker:
             if ago >= self.cool_off_s:
                 del self._timed_out[endpoint]
                 return None
+        when_said = f"{ago:.0f} s ago" if ago >= 1 else "just now"
         return (
             f"S3 at {where(endpoint)} did not answer within {round(timeout_s, 2):g} s "
-            f"({ago:.0f} s ago): not tried again"
+            f"({when_said}): not tried again"
         )
 
     def clear(self) -> None:
