@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from sreworkbook.backups import take as take_module
 from sreworkbook.backups.archive import verify_archive
@@ -25,8 +26,8 @@ from sreworkbook.backups.manifest import load_manifest
 from sreworkbook.backups.report import Verdict
 from sreworkbook.backups.take import TakeResult, backup_name, take_backup
 from sreworkbook.backups.target import RestorePlan
-from sreworkbook.config import Environment
-from sreworkbook.exceptions import ParameterError
+from sreworkbook.config import Environment, S3Config
+from sreworkbook.exceptions import ParameterError, SourceError
 from sreworkbook.results import Status
 
 from .conftest import MongoServer, MongoTools, S3Server
@@ -293,3 +294,20 @@ def test_the_run_summary_is_a_ledger_line() -> None:
     assert line["run_id"] == "20261128T020005Z-backups_take-prod-abc123"
     assert line["duration_s"] == 42 and line["report"] == ""
     assert line["findings"][-1]["title"] == "dump engine: mongodump (mongodump 100.18.0)"
+
+
+def test_an_s3_edge_error_during_upload_is_said_once(tmp_path: Path) -> None:
+    said = "127.0.0.1:9 answered HTTP 200 with an HTML page"
+
+    class Client:  # S3 has no such object yet, then answers the upload with a web page
+        def head_object(self, **_: Any) -> None:
+            raise ClientError({"Error": {"Code": "404"}}, "HeadObject")
+
+        def upload_file(self, *_: Any) -> None:
+            raise SourceError(said, source="s3", status=200)  # as the S3 edge's guard raises
+
+    archive = tmp_path / "tradeai_backup_20261128_020005.tar.gz"
+    archive.write_bytes(b"x")
+    with pytest.raises(SourceError) as caught:
+        take_module._upload(archive, S3Config(bucket="b"), Client(), str)
+    assert str(caught.value) == f"s3: {said}"  # not "s3: upload failed: s3: ..."

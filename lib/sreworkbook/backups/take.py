@@ -31,7 +31,7 @@ from sreworkbook.backups.report import ArchiveReport, Verdict
 from sreworkbook.backups.s3 import client_for, head_object
 from sreworkbook.config import BackupsConfig, Environment, S3Config
 from sreworkbook.edges.mongo import mongo_error
-from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError
+from sreworkbook.exceptions import MissingFileError, ParameterError, SourceError, WorkbookError
 from sreworkbook.results import Finding, RunSummary, Status, worst
 from sreworkbook.timeutil import rfc3339
 
@@ -189,6 +189,8 @@ def _upload(path: Path, s3: S3Config, client: Any, resolve: Callable[[str], str]
         client.upload_file(str(path), bucket, f"{prefix}{path.name}")
         manifest = manifest_path(path)
         client.upload_file(str(manifest), bucket, f"{prefix}{manifest.name}")
+    except WorkbookError:
+        raise  # the S3 edge's own, already one line naming S3 (and an OSError: not wrapped)
     except (Boto3Error, BotoCoreError, ClientError, OSError) as exc:
         raise SourceError(f"upload failed: {exc}", source="s3", query=url) from exc
     there, _etag, _when = head_object(url, client=client)
