@@ -73,7 +73,7 @@ class Scripted:
 
     def panel(self, panel: str, start: datetime, end: datetime, step_s: float) -> pd.DataFrame:
         if panel in self._broken:
-            raise SourceError("HTTP 503 after 4 attempts", source="prometheus", query=panel)
+            raise SourceError("HTTP 503 after 4 attempts", source="scripted", query=panel)
         times = pd.date_range(start, end, freq=f"{int(step_s)}s", tz=UTC)
         series = ["/api/trades", "/api/users"] if panel.startswith("route_") else ["all"]
         rows = [
@@ -87,6 +87,8 @@ class Scripted:
         return self._overall.get(panel)
 
     def counts(self, start: datetime, end: datetime, *, threshold_s: float | None) -> WindowCounts:
+        if "counts" in self._broken:
+            raise SourceError("HTTP 503 after 4 attempts", source="scripted", query="counts")
         return WindowCounts(total=100_000, failed=50, fast=99_000)
 
 
@@ -142,15 +144,32 @@ def test_failing_panel_is_unknown_not_a_crash() -> None:
 def test_unreadable_request_metrics_say_so_in_the_headline() -> None:
     broken = {"latency_p95", "error_rate", "route_errors"}
     no_requests = {k: v for k, v in GOOD.items() if k not in ("latency_p95", "error_rate")}
-    status, headline, _, _ = assess(_load(no_requests, broken=broken), Thresholds())
+    status, headline, _, findings = assess(_load(no_requests, broken=broken), Thresholds())
     assert status is Status.UNKNOWN
+    # one cause, one finding naming the panels (not one per panel and period)
+    assert [(f.title, f.detail) for f in findings if f.severity is Status.UNKNOWN] == [
+        (
+            "No data for 3 panels (error_rate, latency_p95, route_errors)",
+            "scripted: HTTP 503 after 4 attempts",
+        )
+    ]
     total = len(PANELS) + 2  # the route panels
     assert headline == (
         f"Could not read request metrics from scripted ({total - 3} of {total} panels drawn): "
-        "prometheus: HTTP 503 after 4 attempts"
+        "HTTP 503 after 4 attempts"
     )
     _, quiet, _, _ = assess(_load(no_requests), Thresholds())
     assert quiet == "No request metrics from scripted for the last 6 h."
+
+
+def test_a_dead_server_is_one_finding_for_its_panels_and_one_per_slo() -> None:
+    _, _, _, findings = assess(_load({}, broken={*PANELS, "counts"}), Thresholds())
+    titles = [f.title for f in findings if f.severity is Status.UNKNOWN]
+    assert titles == [
+        "SLO availability not computed",
+        f"No data for {len(PANELS)} panels (active_users, cls_p75, cpu_pct, db_p95, error_rate, "
+        "inp_p75, …)",
+    ]
 
 
 def test_top_routes_and_all_panels_loaded() -> None:

@@ -231,7 +231,7 @@ def assess(data: DashboardData, thresholds: Thresholds) -> Conclusion:
                 f"burn rate now {slo.burn_rate_now or 0:.1f}×"
             )
             findings.append(Finding(slo.status, f"SLO {slo.name} ({slo.objective:.2%})", detail))
-    findings.extend(data.problems)
+    findings.extend(_by_cause(data.problems))
     status = worst((f.severity for f in findings), default=Status.OK)
     metrics: dict[str, float] = {}
     for name, panel in SUMMARY_METRICS.items():
@@ -246,6 +246,31 @@ def assess(data: DashboardData, thresholds: Thresholds) -> Conclusion:
     return Conclusion(status, headline, metrics, tuple(findings))
 
 
+#: Panels failing for one cause beyond this many are one finding (a dead server is one problem).
+_GROUPED_FROM = 3
+
+
+def _by_cause(problems: Sequence[Finding]) -> list[Finding]:
+    """The panels' problems, those of many panels with one cause as one finding naming them."""
+    panels: dict[tuple[Status, str], set[str]] = {}
+
+    def about_a_panel(f: Finding) -> bool:
+        return f.title.startswith(("No data for ", "No overall value for "))
+
+    for f in filter(about_a_panel, problems):
+        panels.setdefault((f.severity, f.detail), set()).add(f.title.rsplit(" ", 1)[1])
+    kept = [
+        f
+        for f in problems
+        if not about_a_panel(f) or len(panels[(f.severity, f.detail)]) < _GROUPED_FROM
+    ]
+    for (severity, detail), names in panels.items():
+        if len(names) >= _GROUPED_FROM:
+            shown = ", ".join(sorted(names)[:6]) + (", …" if len(names) > 6 else "")
+            kept.append(Finding(severity, f"No data for {len(names)} panels ({shown})", detail))
+    return kept
+
+
 def _headline(status: Status, metrics: Mapping[str, float], data: DashboardData) -> str:
     span = _span(data.window.seconds)
     if "p95_ms" not in metrics and "error_rate" not in metrics:
@@ -254,7 +279,8 @@ def _headline(status: Status, metrics: Mapping[str, float], data: DashboardData)
             drawn = sum(not frame.empty for frame in data.panels.values())
             return (
                 f"Could not read request metrics from {data.backend} "
-                f"({drawn} of {len(data.panels)} panels drawn): {unread[0]}"
+                f"({drawn} of {len(data.panels)} panels drawn): "
+                + unread[0].removeprefix(f"{data.backend}: ")
             )
         return f"No request metrics from {data.backend} for the last {span}."
     parts = []
