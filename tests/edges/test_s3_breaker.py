@@ -130,3 +130,20 @@ def test_other_endpoints_are_not_affected(hanging_s3: CannedServer) -> None:
     with canned_server() as healthy:
         healthy.on(lambda _: True, Route(200, LISTING, content_type="application/xml"))
         assert [o.size for o in _list(healthy.url)] == [1234]
+
+
+def test_a_body_that_stops_coming_opens_it_too() -> None:
+    with canned_server() as server:
+        server.on(lambda r: r.method == "GET", Route(body=b"x" * 1000, stall_after=100))
+        client = _client(server.url)
+        stream = s3.open_object("s3://backups/daily/db.tar.gz", client=client)
+        began = time.monotonic()
+        with pytest.raises(SourceTimeout):
+            stream.read()
+        assert time.monotonic() - began >= TIMEOUT_S
+        refusal = s3.BREAKER.refusal(server.url)
+        assert refusal is not None and f"127.0.0.1:{server.port}" in refusal
+        before = len(server.seen)
+        with pytest.raises(SourceTimeout, match="not tried again"):
+            _list(server.url)
+        assert len(server.seen) == before

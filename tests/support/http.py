@@ -57,7 +57,8 @@ class Request:
 
 @dataclass
 class Route:
-    """An answer: code, body, headers; or a delay first, or a hang (no answer at all)."""
+    """An answer: code, body, headers; or a delay first, a hang (no answer at all), or a stall
+    (the body stops halfway)."""
 
     status: int = 200
     body: Any = b""
@@ -68,6 +69,7 @@ class Route:
     fixture: Path | None = None  # a recorded payload, served as is
     forward: str | None = None  # a real server's base URL: its answer, relayed as it came
     close: bool = False  # no answer: the connection is closed as soon as the request is read
+    stall_after: int | None = None  # the headers and this many bytes of the body, then nothing
 
     def payload(self, request: Request) -> bytes:
         body = self.fixture.read_bytes() if self.fixture is not None else self.body
@@ -163,7 +165,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self.wfile.write(body[: route.stall_after])
+        if route.stall_after is not None:
+            self.wfile.flush()
+            canned.release.wait(30)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 

@@ -10,7 +10,7 @@ botocore error is translated here (:func:`translate`): a missing object or bucke
 :class:`~sreworkbook.exceptions.SourceError` naming ``s3`` and the URL.
 
 A client's timeouts and tries fit what remains of the run's deadline. An endpoint whose call
-timed out (after botocore's own tries) is not called again for :data:`COOL_OFF_S` by any client
+timed out (after botocore's own tries), or whose object body stopped coming, is not called again for :data:`COOL_OFF_S` by any client
 :func:`make_client` made in this process (:data:`BREAKER`): a call fails at once, unsent, with
 a :class:`~sreworkbook.exceptions.SourceTimeout` saying when it last did not answer — a run's
 later S3 steps do not each wait through their tries again. Only timeouts count: a refused
@@ -348,10 +348,14 @@ def list_objects(
 class S3Stream(io.RawIOBase):
     """A readable, non-seekable stream of one object's body; errors are workbook errors."""
 
-    def __init__(self, body: Any, *, url: str) -> None:
+    def __init__(
+        self, body: Any, *, url: str, endpoint: str | None = None, timeout_s: float = 0.0
+    ) -> None:
         super().__init__()
         self._body = body
         self.name = url
+        self._endpoint = endpoint  # told to BREAKER when the body stops coming
+        self._timeout_s = timeout_s
 
     def readable(self) -> bool:
         return True
@@ -360,7 +364,10 @@ class S3Stream(io.RawIOBase):
         try:
             data: bytes = self._body.read(None if size < 0 else size)
         except boto_errors() as exc:
-            raise translate(exc, query=self.name) from exc
+            error = translate(exc, query=self.name)
+            if isinstance(error, SourceTimeout) and self._endpoint:
+                BREAKER.failed(self._endpoint, self._timeout_s)
+            raise error from exc
         return data
 
     def readinto(self, buffer: Any) -> int:
@@ -382,7 +389,10 @@ def open_object(url: str, *, client: Any) -> S3Stream:
         response = client.get_object(Bucket=bucket, Key=key)
     except boto_errors() as exc:
         raise translate(exc, query=url) from exc
-    return S3Stream(response["Body"], url=url)
+    meta = client.meta
+    return S3Stream(
+        response["Body"], url=url, endpoint=meta.endpoint_url, timeout_s=meta.config.read_timeout
+    )
 
 
 def head_object(url: str, *, client: Any) -> tuple[int, str, dt.datetime | None]:
