@@ -6,6 +6,7 @@ Before, every S3 step of a run against a hanging endpoint waited through its own
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -60,14 +61,16 @@ def test_after_a_timeout_a_new_client_fails_at_once_without_sending(
     with pytest.raises(SourceTimeout) as caught:
         list(s3.list_objects("backups", "daily/", client=client))
     second_s = time.monotonic() - began
-    assert second_s < 0.2, second_s
+    assert second_s < TIMEOUT_S, second_s  # one try sent would wait TIMEOUT_S at least
     assert len(hanging_s3.seen) == 3  # nothing sent
     error = caught.value
     assert (error.source, error.attempts) == ("s3", 0)
-    assert str(error) == (
-        f"s3: S3 at 127.0.0.1:{hanging_s3.port} did not answer within 0.5 s (just now): "
-        "not tried again"
-    )
+    # "just now", or "1 s ago" where making the second client took that long on a busy machine
+    assert re.fullmatch(
+        rf"s3: S3 at 127\.0\.0\.1:{hanging_s3.port} did not answer within 0\.5 s "
+        r"\((just now|\d+ s ago)\): not tried again",
+        str(error),
+    ), str(error)
 
 
 def test_after_the_cool_off_the_endpoint_is_tried_again(
@@ -81,6 +84,7 @@ def test_after_the_cool_off_the_endpoint_is_tried_again(
         with pytest.raises(SourceTimeout):
             _list(server.url)
         assert len(server.seen) == 3
+        assert "within 0.5 s (just now): not tried again" in str(s3.BREAKER.refusal(server.url))
 
         now[0] += s3.COOL_OFF_S - 1  # still cooling off: refused, the age from the timeout
         with pytest.raises(SourceTimeout) as caught:
