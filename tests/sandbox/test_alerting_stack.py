@@ -3,7 +3,8 @@ routes, groups and inhibits, and the local receivers get Slack, PagerDuty and e-
 
 A stack of its own (Prometheus, Alertmanager, receivers; no demo API, so no backfill) on free
 ports, with an extra rule file dropped into Prometheus's ``rules/`` folder before start: a
-critical and a warning alert with one name (twins) and a warning alone, all always true.
+critical and a warning alert with one name (twins; the warning 20 s later) and a warning alone,
+all always true.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -45,8 +47,14 @@ E2E_RULES = {
                     "annotations": {"summary": "the critical twin", "runbook_url": "runs/x"},
                 },
                 {
+                    # Firing 20 s after its critical twin. Alertmanager inhibits only what it
+                    # has already seen the source of (twins in one batch race its inhibitor,
+                    # prometheus/alertmanager#2229), and the critical twin's first send is lost
+                    # while Prometheus has not discovered Alertmanager yet (up to 5 s after it
+                    # starts): it arrives with the resend, 10 s later (--rules.alert.resend-delay).
                     "alert": "E2ETwin",
                     "expr": "vector(1)",
+                    "for": "20s",
                     "labels": {"severity": "warning", "job": "e2e"},
                     "annotations": {"summary": "the warning twin"},
                 },
@@ -193,17 +201,24 @@ def test_a_warning_goes_to_slack_and_email_and_its_critical_twin_mutes_it(stack:
         p["path"] == "/services/sandbox" and "E2EWarningOnly" in json.dumps(p["body"])
         for p in stack.posts()
     )
+
     # The warning twin reached Alertmanager and is held back by the inhibit rule.
-    alerts = requests.get(
-        stack.alertmanager + "/api/v2/alerts",
-        params={"filter": 'alertname="E2ETwin"'},
-        timeout=5,
-    ).json()
-    by_severity = {a["labels"]["severity"]: a["status"] for a in alerts}
+    def twins() -> dict[str, Any]:
+        alerts = requests.get(
+            stack.alertmanager + "/api/v2/alerts",
+            params={"filter": 'alertname="E2ETwin"'},
+            timeout=5,
+        ).json()
+        found = {a["labels"]["severity"]: a["status"] for a in alerts}
+        return found if {"critical", "warning"} <= set(found) else {}
+
+    by_severity = wait_for("both twins in Alertmanager", twins)
     assert by_severity["critical"]["state"] == "active"
     assert by_severity["warning"]["state"] == "suppressed"
     assert by_severity["warning"]["inhibitedBy"]
+    time.sleep(4)  # past the group's 2 s wait: an uninhibited warning would have been sent
     assert not [m for m in stack.mails() if "E2ETwin" in m["subject"]]
+    assert not [p for p in stack.posts() if "warning twin" in json.dumps(p["body"])]
 
 
 def test_the_sandbox_configuration_passes_amtool(stack: Stack, tmp_path: Path) -> None:
