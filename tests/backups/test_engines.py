@@ -20,9 +20,9 @@ from sreworkbook.backups.engines import (
     make_engine,
     mongodump_argv,
     mongorestore_argv,
-    tool_failure,
 )
 from sreworkbook.backups.fingerprint import fingerprint_archive, fingerprint_database
+from sreworkbook.backups.mongo_tools import tool_failure
 from sreworkbook.backups.report import Verdict
 from sreworkbook.backups.target import CollectionPlan, Omission, RestorePlan, plan_restore
 from sreworkbook.backups.writer import CollectionDump, write_archive

@@ -60,7 +60,6 @@ __all__ = [
     "mongodump_argv",
     "mongorestore_argv",
     "open_client",
-    "tool_failure",
     "tool_version",
 ]
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sreworkbook.backups.engines import find_tool
 from sreworkbook.backups.inventory import Inventory, backups_section, collect, evaluate_policy
+from sreworkbook.backups.mongo_tools import find_tool
 from sreworkbook.backups.s3 import client_for, is_loopback
 from sreworkbook.backups.verification import verify_inventory
 from sreworkbook.config import BackupsConfig, Environment, S3Config

@@ -10,9 +10,10 @@ botocore error is translated here (:func:`translate`): a missing object or bucke
 :class:`~sreworkbook.exceptions.SourceError` naming ``s3`` and the URL.
 
 A client's timeouts and tries fit what remains of the run's deadline. An endpoint whose call
-timed out (after botocore's own tries), or whose object body stopped coming, is not called again for :data:`COOL_OFF_S` by any client
-:func:`make_client` made in this process (:data:`BREAKER`): a call fails at once, unsent, with
-a :class:`~sreworkbook.exceptions.SourceTimeout` saying when it last did not answer — a run's
+timed out (after botocore's own tries), or whose object body stopped coming, is not called
+again for :data:`COOL_OFF_S` by any client :func:`make_client` made in this process
+(:data:`BREAKER`): a call fails at once, unsent, with a
+:class:`~sreworkbook.exceptions.SourceTimeout` saying when it last did not answer — a run's
 later S3 steps do not each wait through their tries again. Only timeouts count: a refused
 connection is an answer, and is cheap to ask again.
 """

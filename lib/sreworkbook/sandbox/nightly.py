@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from sreworkbook.backups.archive import iter_batches, read_prelude, verify_archive
-from sreworkbook.backups.engines import MongorestoreEngine, PymongoEngine, find_tool
+from sreworkbook.backups.engines import MongorestoreEngine, PymongoEngine
+from sreworkbook.backups.mongo_tools import find_tool
 from sreworkbook.backups.report import Verdict
 from sreworkbook.backups.target import collection_metadata
 from sreworkbook.backups.writer import CollectionDump, write_archive
